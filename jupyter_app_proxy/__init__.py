@@ -1,0 +1,36 @@
+"""jupyter-app-proxy: start, supervise and proxy web apps next to Jupyter.
+
+Architecture (data flows top to bottom)::
+
+    extension.py         wiring: c.ServerProxy -> specs -> Registry -> routes; stop on shutdown
+      spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
+      handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
+        -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops
+        -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting
+      endpoint.py        the address (port or unix socket) passed from supervisor to proxy
+
+Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
+``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
+or ``proxy``; only ``extension`` imports ``handlers``. Pure decisions (parsing,
+state transitions, backoff, path/header/Location rewriting) live in modules
+without I/O and are unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .extension import extension_points
+
+    return extension_points()
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Support direct loading; the ExtensionApp in extension_points is the normal path."""
+    from .extension import AppProxyExtension
+
+    AppProxyExtension._load_jupyter_server_extension(serverapp)

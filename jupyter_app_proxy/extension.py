@@ -1,0 +1,79 @@
+"""The only wiring point: config -> specs -> registry -> tornado routes; shutdown."""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+
+from .handlers.context import ProxyContext
+from .handlers.routes import make_routes
+from .proxy.client import UpstreamPool
+from .spec.discovery import discover_servers
+from .spec.model import ServerSpec
+from .spec.parse import SpecError, parse_servers
+from .spec.traits import ServerProxy
+from .supervisor.process import SupervisedApp
+from .supervisor.registry import Registry
+from .supervisor.state import ProcessState
+from .tasks import spawn
+
+
+class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
+    """Starts, supervises and proxies the apps in ``c.ServerProxy.servers``."""
+
+    name = "jupyter_app_proxy"
+    load_other_extensions = True
+
+    registry: Registry | None = None
+    pool: UpstreamPool | None = None
+
+    def initialize_handlers(self) -> None:
+        config = ServerProxy(parent=self.serverapp)
+        specs = self._load_specs(config)
+        self.pool = UpstreamPool()
+        self.registry = Registry(
+            specs,
+            self.serverapp.base_url,
+            self.serverapp.log,
+            grace_period=config.stop_grace_period,
+            log_lines=config.log_buffer_lines,
+            on_change=self._on_state_change,
+        )
+        context = ProxyContext(self.registry, self.pool, config.rewrite_response_max_bytes)
+        self.handlers.extend(make_routes(specs, context))
+        atexit.register(self.registry.kill_all_now)
+        names = ", ".join(sorted(specs)) or "none"
+        self.log.info("jupyter-app-proxy: serving %d app(s): %s", len(specs), names)
+
+    def _load_specs(self, config: ServerProxy) -> dict[str, ServerSpec]:
+        found, errors = discover_servers()
+        configured, config_errors = parse_servers(config.servers)
+        for name in found.keys() & configured.keys():
+            self.log.info(
+                "jupyter-app-proxy: %r from c.ServerProxy.servers overrides %s",
+                name,
+                found[name].source,
+            )
+        for error in [*errors, *config_errors]:
+            self._report(error)
+        return {**found, **configured}
+
+    def _report(self, error: SpecError) -> None:
+        self.log.error("jupyter-app-proxy: %s (this server is skipped)", error)
+
+    def _on_state_change(self, app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
+        ended = new in (ProcessState.EXITED, ProcessState.FAILED, ProcessState.STOPPED)
+        if ended and app.endpoint is not None and self.pool is not None:
+            spawn(self.pool.discard(app.endpoint), name=f"close pool {app.spec.name}")
+
+    async def stop_extension(self) -> None:
+        if self.registry is not None:
+            await self.registry.stop_all()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+def extension_points() -> list[dict[str, Any]]:
+    return [{"module": "jupyter_app_proxy", "app": AppProxyExtension}]

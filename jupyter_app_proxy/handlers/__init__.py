@@ -1,0 +1,1 @@
+"""Tornado glue: the only package that imports tornado.web."""

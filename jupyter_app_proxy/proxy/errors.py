@@ -1,0 +1,54 @@
+"""Upstream failures, each with the HTTP status it becomes (mapped once, here)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiohttp
+
+
+class UpstreamError(Exception):
+    """Base: talking to the app failed. ``message`` is safe to show (after escaping)."""
+
+    status = 502
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UpstreamConnectError(UpstreamError):
+    """Nothing accepted the connection (app down, wrong port)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The app closed the connection or sent something that is not HTTP."""
+
+
+class ResponseTooLarge(UpstreamError):
+    """A response to be rewritten exceeded the buffering cap."""
+
+
+@contextmanager
+def map_upstream_errors(app: str, where: str) -> Iterator[None]:
+    """Translate aiohttp/OS errors into :class:`UpstreamError` with a readable message."""
+    try:
+        yield
+    except aiohttp.ClientConnectorError as e:
+        raise UpstreamConnectError(
+            f"could not connect to {app} at {where}: {e.strerror or e}"
+        ) from e
+    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as e:
+        raise UpstreamTimeout(f"{app} at {where} did not answer in time") from e
+    except aiohttp.ServerDisconnectedError as e:
+        raise UpstreamProtocolError(f"{app} closed the connection without a response") from e
+    except aiohttp.ClientResponseError as e:
+        raise UpstreamProtocolError(f"{app} sent an invalid HTTP response: {e.message}") from e
+    except (aiohttp.ClientError, OSError) as e:
+        raise UpstreamProtocolError(f"connection to {app} failed: {e}") from e

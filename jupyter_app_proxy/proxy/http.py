@@ -1,0 +1,147 @@
+"""Stream one HTTP request to an app and its response back, with backpressure.
+
+The point of no return is ``sink.start()``: before it an
+:class:`~.errors.UpstreamError` becomes an error page; after it the caller can
+only abort the connection. Memory stays bounded: the body flows one chunk at
+a time, and the next chunk is read only after the previous one was written
+(``await sink.write``). Only apps with ``rewrite_response`` are buffered, up to
+a cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from ..endpoint import Endpoint
+from ..spec.templates import call_with_asked_args
+from .errors import ResponseTooLarge, UpstreamProtocolError, map_upstream_errors
+from .rewrite import Headers, response_headers
+
+
+class ResponseSink(Protocol):
+    """Where the response goes (the tornado handler)."""
+
+    def start(self, status: int, reason: str, headers: Headers) -> None: ...
+
+    async def write(self, chunk: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    app: str
+    endpoint: Endpoint
+    method: str
+    target: str  # path and query, percent-encoded as received
+    headers: Headers
+    body: AsyncIterable[bytes] | None
+    location: Callable[[str], str]  # rewrites a Location header value
+
+
+@dataclass
+class RewritableResponse:
+    """What ``rewrite_response`` callables see and may change in place."""
+
+    code: int
+    reason: str
+    headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Rewriting:
+    """The ``rewrite_response`` callables of a server and what they may ask for."""
+
+    functions: Sequence[Callable[..., Any]]
+    arguments: dict[str, object]  # request, host, port, path
+    max_bytes: int
+
+
+async def forward(
+    session: aiohttp.ClientSession,
+    req: UpstreamRequest,
+    sink: ResponseSink,
+    rewriting: Rewriting | None = None,
+) -> None:
+    """Send ``req`` upstream and stream the answer into ``sink``."""
+    where = req.endpoint.describe()
+    url = URL(req.endpoint.origin + req.target, encoded=True)
+    attempts = 1 if req.body is not None else 2  # a bodiless request survives one stale keep-alive
+    for attempt in range(attempts):
+        try:
+            with map_upstream_errors(req.app, where):
+                ctx = session.request(
+                    req.method,
+                    url,
+                    headers=CIMultiDict(req.headers),
+                    data=req.body,
+                    allow_redirects=False,
+                )
+                resp = await ctx.__aenter__()
+        except UpstreamProtocolError:
+            if attempt + 1 == attempts:
+                raise
+            continue
+        try:
+            await _relay(req, resp, sink, rewriting)
+        finally:
+            resp.release() if resp.content.at_eof() else resp.close()
+        return
+
+
+async def _relay(
+    req: UpstreamRequest,
+    resp: aiohttp.ClientResponse,
+    sink: ResponseSink,
+    rewriting: Rewriting | None,
+) -> None:
+    where = req.endpoint.describe()
+    raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+    headers = response_headers(raw, req.location)
+    if rewriting and rewriting.functions:
+        with map_upstream_errors(req.app, where):
+            body = await _read_capped(resp, rewriting.max_bytes, req.app)
+        rewritten = _apply_rewrites(resp.status, resp.reason or "", headers, body, rewriting)
+        sink.start(rewritten.code, rewritten.reason, list(rewritten.headers.items()))
+        await sink.write(rewritten.body)
+        return
+    sink.start(resp.status, resp.reason or "", headers)
+    while True:
+        with map_upstream_errors(req.app, where):
+            chunk = await resp.content.readany()
+        if not chunk:
+            return
+        await sink.write(chunk)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, app: str) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(
+                f"{app} sent a response larger than {limit} bytes, the most that "
+                "rewrite_response may buffer (ServerProxy.rewrite_response_max_bytes)"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _apply_rewrites(
+    status: int, reason: str, headers: Headers, body: bytes, rewriting: Rewriting
+) -> RewritableResponse:
+    response = RewritableResponse(status, reason, CIMultiDict(headers), body)
+    for func in rewriting.functions:
+        call_with_asked_args(func, {"response": response, **rewriting.arguments})
+    # The body length may have changed; framing is ours to set.
+    response.headers.popall("Content-Length", None)
+    response.headers.popall("Transfer-Encoding", None)
+    if status != 304 and response.code not in (204, 304):
+        response.headers["Content-Length"] = str(len(response.body))
+    return response

@@ -1,0 +1,124 @@
+"""Pure request/response rewriting: paths, hop-by-hop headers, Location, X-Forwarded-*.
+
+Headers are lists of ``(name, value)`` pairs so repeated headers (several
+``Set-Cookie``) keep their order and multiplicity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+Headers = list[tuple[str, str]]
+
+#: RFC 9110 section 7.6.1 connection-specific fields, plus the old "Proxy-Connection".
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+    }
+)  # fmt: skip
+#: Request fields the proxy itself handles (tornado answers ``Expect: 100-continue``).
+_REQUEST_ONLY_DROP = frozenset({"expect"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """Header names listed in ``Connection`` (they are hop-by-hop too)."""
+    tokens: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "connection":
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tokens
+
+
+def drop_hop_by_hop(
+    headers: Iterable[tuple[str, str]], extra: frozenset[str] = frozenset()
+) -> Headers:
+    headers = list(headers)
+    drop = HOP_BY_HOP | extra | connection_tokens(headers)
+    return [(k, v) for k, v in headers if k.lower() not in drop]
+
+
+def request_headers(
+    incoming: Iterable[tuple[str, str]],
+    *,
+    proto: str,
+    host: str,
+    client_ip: str,
+    prefix: str,
+    override: Mapping[str, str],
+) -> Headers:
+    """Headers to send upstream: hop-by-hop removed, X-Forwarded-* set, overrides last."""
+    headers = drop_hop_by_hop(incoming, _REQUEST_ONLY_DROP)
+    prior_for = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    forwarded = {
+        "X-Forwarded-Proto": proto,
+        "X-Forwarded-Host": host,
+        "X-Forwarded-For": ", ".join([*prior_for, client_ip]),
+        "X-Forwarded-Prefix": prefix,
+    }
+    return replace_headers(headers, {**forwarded, **override})
+
+
+def replace_headers(headers: Headers, new: Mapping[str, str]) -> Headers:
+    """Drop every header named in ``new`` (any case), then append ``new``'s values."""
+    names = {k.lower() for k in new}
+    return [(k, v) for k, v in headers if k.lower() not in names] + list(new.items())
+
+
+def map_path(path: str, mappath: Mapping[str, str] | Callable[[str], str]) -> str:
+    """Apply a server's ``mappath`` (a dict of exact paths, or a function of the path)."""
+    if callable(mappath):
+        return str(mappath(path))
+    return mappath.get(path, path)
+
+
+def upstream_target(prefix: str, rest: str, query: str, *, absolute_url: bool) -> str:
+    """Path and query the app sees: ``rest`` (already mapped), under ``prefix`` if absolute."""
+    path = prefix + rest if absolute_url else rest
+    return f"{path}?{query}" if query else path
+
+
+def rewrite_location(
+    location: str, *, app_origins: Iterable[str], prefix: str, absolute_url: bool
+) -> str:
+    """Point a redirect that targets the app itself at the proxied URL.
+
+    ``/x`` and ``http://<app host:port>/x`` become ``<prefix>/x`` (path-only,
+    so the browser keeps its own scheme and host). Relative and external
+    locations are returned unchanged. With ``absolute_url`` the app already
+    knows its prefix, so only its own absolute URLs are made path-only.
+    """
+    parts = urlsplit(location)
+    if parts.scheme or parts.netloc:
+        if f"{parts.scheme}://{parts.netloc}".lower() not in {o.lower() for o in app_origins}:
+            return location
+        path = parts.path or "/"
+    elif location.startswith("/") and not location.startswith("//"):
+        path = parts.path
+    else:
+        return location
+    if not absolute_url:
+        path = prefix + path
+    tail = (f"?{parts.query}" if parts.query else "") + (
+        f"#{parts.fragment}" if parts.fragment else ""
+    )
+    return path + tail
+
+
+def response_headers(
+    upstream: Iterable[tuple[str, str]], location: Callable[[str], str]
+) -> Headers:
+    """Headers to send to the client: hop-by-hop removed, ``Location`` rewritten."""
+    return [
+        (k, location(v) if k.lower() == "location" else v) for k, v in drop_hop_by_hop(upstream)
+    ]
+
+
+def app_origins(host: str, port: int) -> list[str]:
+    """Ways an app on ``host:port`` may spell its own origin in a redirect."""
+    if not port:
+        return ["http://localhost"]
+    names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else {host}
+    return [f"{scheme}://{n}:{port}" for n in names for scheme in ("http", "https")]

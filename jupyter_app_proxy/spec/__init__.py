@@ -1,0 +1,1 @@
+"""What to run: validated, immutable descriptions of the configured apps (pure, no I/O)."""

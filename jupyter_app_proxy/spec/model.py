@@ -1,0 +1,67 @@
+"""Frozen descriptions of one configured app, built by :mod:`.parse`.
+
+Rule 1: everything here is validated at construction; code that holds a
+``ServerSpec`` never re-checks the raw config.
+Rule 2: callables from the config are kept as they are and called later, when
+the values they may ask for (port, socket path, request path) are known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Command = tuple[str, ...] | Callable[..., Any]
+StrMap = Mapping[str, str] | Callable[..., Any]
+PathMap = Mapping[str, str] | Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class LauncherEntry:
+    """How the app appears in the JupyterLab launcher / Notebook 'New' menu."""
+
+    enabled: bool = True
+    title: str = ""
+    icon_path: str = ""
+    path_info: str = ""
+    category: str = "Notebook"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One app: how to start it, where it listens and how requests reach it."""
+
+    name: str
+    command: Command = ()
+    timeout: float = 5.0
+    environment: StrMap = field(default_factory=dict)
+    cwd: str | None = None
+    absolute_url: bool = False
+    port: int = 0
+    unix_socket: bool | str = False
+    mappath: PathMap = field(default_factory=dict)
+    launcher_entry: LauncherEntry = field(default_factory=LauncherEntry)
+    new_browser_tab: bool = True
+    request_headers_override: StrMap = field(default_factory=dict)
+    update_last_activity: bool = True
+    exclude_last_activity_patterns: tuple[re.Pattern[str], ...] = ()
+    raw_socket_proxy: bool = False
+    rewrite_response: tuple[Callable[..., Any], ...] = ()
+    source: str = "config"
+
+    @property
+    def managed(self) -> bool:
+        """True when we start the process; False for a pre-started server."""
+        return callable(self.command) or bool(self.command)
+
+    @property
+    def uses_unix_socket(self) -> bool:
+        return self.unix_socket is not False
+
+    def counts_as_activity(self, path: str) -> bool:
+        """Whether a proxied request for ``path`` updates Jupyter's last activity."""
+        if not self.update_last_activity:
+            return False
+        return not any(p.search(path) for p in self.exclude_last_activity_patterns)

@@ -1,0 +1,37 @@
+"""The user-facing configuration surface: ``c.ServerProxy.*`` (traitlets)."""
+
+from __future__ import annotations
+
+from traitlets import Dict, Float, Int
+from traitlets.config import Configurable
+
+
+class ServerProxy(Configurable):  # type: ignore[misc]
+    """Apps to start and proxy, configured as in Jupyter Server Proxy."""
+
+    servers = Dict(
+        {},
+        help="""Apps to start, supervise and proxy, keyed by name.
+
+        Each value is a dict with the keys of Jupyter Server Proxy (command,
+        timeout, environment, absolute_url, port, unix_socket, mappath,
+        launcher_entry, new_browser_tab, request_headers_override,
+        update_last_activity, raw_socket_proxy, rewrite_response,
+        exclude_last_activity_patterns) plus ``cwd``. The app is served at
+        ``{base_url}<name>/``.
+        """,
+    ).tag(config=True)
+
+    stop_grace_period = Float(
+        5.0,
+        help="Seconds an app gets to exit after SIGTERM before its process group is killed.",
+    ).tag(config=True)
+
+    log_buffer_lines = Int(
+        1000, help="Lines of each app's recent stdout/stderr kept in memory."
+    ).tag(config=True)
+
+    rewrite_response_max_bytes = Int(
+        64 * 1024 * 1024,
+        help="Largest response body buffered for servers that set rewrite_response.",
+    ).tag(config=True)

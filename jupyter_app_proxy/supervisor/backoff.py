@@ -1,0 +1,62 @@
+"""Pure timing policies: how fast to poll for readiness, how long to back off.
+
+Time is passed in (monotonic seconds), never read here, so the policies are
+tested without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+def readiness_intervals(
+    first: float = 0.002, factor: float = 1.5, cap: float = 0.1
+) -> Iterator[float]:
+    """Delays between readiness probes: a few ms at first, then up to ``cap``.
+
+    A quick app is thus seen within a few ms of listening; a slow one costs at
+    most ten probes a second.
+    """
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, cap)
+
+
+@dataclass
+class CrashBackoff:
+    """Delays restarts of an app that keeps failing.
+
+    A failure is a start that did not reach RUNNING, or a run shorter than
+    ``stable_after`` seconds. The first ``free_failures`` restarts are
+    immediate; after that the delay doubles from ``base`` up to ``cap``. A run
+    that lasts ``stable_after`` seconds resets the count.
+    """
+
+    base: float = 0.5
+    cap: float = 30.0
+    stable_after: float = 10.0
+    free_failures: int = 2
+    failures: int = 0
+    not_before: float = 0.0
+
+    def delay_for(self, failures: int) -> float:
+        if failures <= self.free_failures:
+            return 0.0
+        return min(self.base * 2 ** (failures - self.free_failures - 1), self.cap)
+
+    def record_end(self, started_at: float, ended_at: float, reached_running: bool) -> None:
+        """Account for a run that ended (by exit, crash or failed start)."""
+        if reached_running and ended_at - started_at >= self.stable_after:
+            self.failures = 0
+        else:
+            self.failures += 1
+        self.not_before = ended_at + self.delay_for(self.failures)
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until a new start is allowed (0 if allowed now)."""
+        return max(0.0, self.not_before - now)
+
+    def reset(self) -> None:
+        self.failures, self.not_before = 0, 0.0

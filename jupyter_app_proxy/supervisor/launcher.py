@@ -1,0 +1,76 @@
+"""Spawning and signalling app processes (POSIX).
+
+Rule 1: every app leads its own process group (``start_new_session``), so a
+stop reaches the app and everything it started.
+Rule 2: on Linux each app gets ``PR_SET_PDEATHSIG``: if Jupyter dies without
+cleaning up (even by SIGKILL), the kernel sends the app SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGTERM the child when we die."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+async def spawn(
+    argv: list[str], env: Mapping[str, str], cwd: str | None
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` in a new session with piped stdout/stderr and no stdin."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_parent_death_signal(),
+    )
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False if the group is gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pgid reused by someone else's group: not ours any more
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    return signal_group(pgid, 0)
+
+
+async def stop_group(pgid: int, grace: float, poll: float = 0.05) -> None:
+    """SIGTERM the group, wait up to ``grace`` s for it to empty, then SIGKILL it."""
+    if not signal_group(pgid, signal.SIGTERM):
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while group_alive(pgid) and loop.time() < deadline:
+        await asyncio.sleep(poll)
+    signal_group(pgid, signal.SIGKILL)

@@ -1,0 +1,57 @@
+"""Name -> app. The one place that maps a configured name to where it listens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from ..endpoint import Endpoint
+from ..spec.model import ServerSpec
+from .process import StateListener, SupervisedApp
+
+
+class Registry:
+    """All configured apps; managed ones are started on demand."""
+
+    def __init__(
+        self,
+        specs: Mapping[str, ServerSpec],
+        base_url: str,
+        log: logging.Logger,
+        *,
+        grace_period: float = 5.0,
+        log_lines: int = 1000,
+        on_change: StateListener | None = None,
+    ) -> None:
+        self.specs = dict(specs)
+        self.apps = {
+            name: SupervisedApp(
+                spec,
+                base_url,
+                log,
+                grace_period=grace_period,
+                log_lines=log_lines,
+                on_change=on_change,
+            )
+            for name, spec in specs.items()
+            if spec.managed
+        }
+
+    async def endpoint_for(self, name: str) -> Endpoint:
+        """Where ``name`` listens, starting it first if we manage it."""
+        app = self.apps.get(name)
+        if app is not None:
+            return await app.ensure_ready()
+        spec = self.specs[name]
+        return Endpoint(
+            port=spec.port,
+            unix_socket=spec.unix_socket if isinstance(spec.unix_socket, str) else "",
+        )
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(app.stop() for app in self.apps.values()), return_exceptions=True)
+
+    def kill_all_now(self) -> None:
+        for app in self.apps.values():
+            app.kill_now()

@@ -1,0 +1,209 @@
+"""An HTTP backend that tells what it received, for the end-to-end tests.
+
+Run as ``python echo_app.py --port N`` or ``--unix-socket PATH`` (a non-empty
+``--unix-socket`` wins over ``--port``). Other options:
+
+``--record FILE``
+    append this process's pid (one line) to FILE at start, to count spawns;
+``--start-delay SECONDS``
+    sleep before listening (a slow-starting app);
+``--exit-code N --exit-after SECONDS``
+    exit on its own with code N after SECONDS.
+
+Routes (GET unless said otherwise):
+
+``/bytes?n=N``
+    N bytes of a repeated pattern, streamed in 256 KiB chunks, with Content-Length;
+``/stream?chunks=N&interval=S&type=T``
+    a chunked response (no Content-Length), one chunk every S seconds;
+``/status/<code>[?reason=R]``
+    that status (and reason), body ``status <code>``;
+``/redirect?to=LOCATION``
+    302 with that Location, verbatim;
+``/cookies``
+    two Set-Cookie headers (``a=1`` and ``b=2``);
+``/set-headers?h=Name:Value&h=...``
+    200 with these response headers added;
+``/exit?code=N``
+    answers ``bye``, then the process exits with code N about 50 ms later;
+``/head-length``
+    a 1234-byte body (a HEAD keeps ``Content-Length: 1234``);
+anything else, any method
+    JSON describing the request: method, raw path with query, headers (in order,
+    repeated kept), body length and sha256 (read streaming), argv, cwd, pid and the
+    ``ECHO_*``/``JUPYTER_TOKEN`` environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import sys
+import time
+from http import HTTPStatus
+
+from aiohttp import web
+
+CHUNK = 256 * 1024
+PATTERN = (bytes(range(256)) * (CHUNK // 256))[:CHUNK]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("ECHO_") or k == "JUPYTER_TOKEN"}
+
+
+async def echo(request: web.Request) -> web.Response:
+    digest = hashlib.sha256()
+    length = 0
+    async for chunk in request.content.iter_chunked(1 << 20):
+        digest.update(chunk)
+        length += len(chunk)
+    info = {
+        "method": request.method,
+        "path": request.raw_path,
+        "headers": [
+            [name.decode("latin-1"), value.decode("latin-1")]
+            for name, value in request.raw_headers
+        ],
+        "body_length": length,
+        "body_sha256": digest.hexdigest(),
+        "argv": sys.argv,
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+        "env": _env(),
+    }
+    return web.json_response(info)
+
+
+async def send_bytes(request: web.Request) -> web.StreamResponse:
+    n = int(request.query.get("n", "0"))
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.content_length = n
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    left = n
+    while left > 0:
+        piece = PATTERN if left >= CHUNK else PATTERN[:left]
+        await response.write(piece)
+        left -= len(piece)
+    await response.write_eof()
+    return response
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    chunks = int(request.query.get("chunks", "5"))
+    interval = float(request.query.get("interval", "0.5"))
+    ctype = request.query.get("type", "text/plain")
+    response = web.StreamResponse(headers={"Content-Type": ctype})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for i in range(chunks):
+        await response.write(f"chunk {i} at {time.monotonic():.3f}\n".encode())
+        if i < chunks - 1:
+            await asyncio.sleep(interval)
+    await response.write_eof()
+    return response
+
+
+async def status(request: web.Request) -> web.Response:
+    code = int(request.match_info["code"])
+    try:
+        default_reason = HTTPStatus(code).phrase
+    except ValueError:
+        default_reason = "Custom Status"
+    reason = request.query.get("reason", default_reason)
+    return web.Response(status=code, reason=reason, text=f"status {code}")
+
+
+async def redirect(request: web.Request) -> web.Response:
+    return web.Response(status=302, headers={"Location": request.query["to"]}, text="redirect")
+
+
+async def cookies(request: web.Request) -> web.Response:
+    response = web.Response(text="cookies")
+    response.headers.add("Set-Cookie", "a=1; Path=/")
+    response.headers.add("Set-Cookie", "b=2; Path=/")
+    return response
+
+
+async def set_headers(request: web.Request) -> web.Response:
+    response = web.Response(text="headers")
+    for item in request.query.getall("h", []):
+        name, _, value = item.partition(":")
+        response.headers.add(name, value)
+    return response
+
+
+async def exit_(request: web.Request) -> web.Response:
+    code = int(request.query.get("code", "0"))
+    asyncio.get_running_loop().call_later(0.05, os._exit, code)
+    return web.Response(text="bye")
+
+
+async def head_length(request: web.Request) -> web.Response:
+    return web.Response(body=b"h" * 1234, content_type="text/plain")
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/bytes", send_bytes)
+    app.router.add_get("/stream", stream)
+    app.router.add_get("/status/{code:[0-9]+}", status)
+    app.router.add_get("/redirect", redirect)
+    app.router.add_get("/cookies", cookies)
+    app.router.add_get("/set-headers", set_headers)
+    app.router.add_get("/exit", exit_)
+    app.router.add_get("/head-length", head_length)
+    app.router.add_route("*", "/{tail:.*}", echo)
+    return app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--unix-socket", default="")
+    parser.add_argument("--record", default="")
+    parser.add_argument("--start-delay", type=float, default=0.0)
+    parser.add_argument("--exit-code", type=int, default=None)
+    parser.add_argument("--exit-after", type=float, default=None)
+    return parser.parse_args(argv)
+
+
+def record(path: str, *pids: int) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write("".join(f"{pid}\n" for pid in pids))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    if args.start_delay:
+        await asyncio.sleep(args.start_delay)
+    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    if args.unix_socket:
+        site: web.BaseSite = web.UnixSite(runner, args.unix_socket)
+        where = f"unix:{args.unix_socket}"
+    else:
+        site = web.TCPSite(runner, args.host, args.port)
+        where = f"http://{args.host}:{args.port}"
+    await site.start()
+    print(f"echo_app listening on {where} (pid {os.getpid()})", flush=True)
+    if args.exit_code is not None:
+        asyncio.get_running_loop().call_later(args.exit_after or 0.0, os._exit, args.exit_code)
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None, extra_pids: tuple[int, ...] = ()) -> None:
+    args = parse_args(argv)
+    record(args.record, os.getpid(), *extra_pids)
+    print(f"echo_app starting (pid {os.getpid()})", flush=True)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,680 @@
+"""Helpers for the end-to-end tests: real Jupyter Servers, real backends, plain HTTP.
+
+A :class:`JupyterServer` is a ``python -m jupyter_server`` subprocess on a free port with
+a random token, its own config/data/runtime dirs and a ``jupyter_server_config.py``
+that sets ``c.ServerProxy.servers``. Every process it starts inherits a unique marker
+in its environment, so the tests can find whatever outlived the server.
+
+The config file starts with :data:`CONFIG_PREAMBLE`, which gives config bodies the
+names ``PY``, ``BACKENDS``, ``ECHO``, ``CRASH``, ``NEVER``, ``STUBBORN``, ``TMP``,
+``RECORDS`` and the helpers ``rec(name)`` (a record file path) and
+``echo(name, *extra)`` (an echo_app command on ``{port}`` recording its pid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+
+TESTS = Path(__file__).resolve().parent.parent
+BACKENDS = TESTS / "backends"
+ECHO = BACKENDS / "echo_app.py"
+CRASH = BACKENDS / "crash_app.py"
+NEVER = BACKENDS / "never_ready.py"
+STUBBORN = BACKENDS / "stubborn_app.py"
+PY = sys.executable
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+LEFTOVER_GRACE = 5.0
+MARKER_ENV = "JAP_E2E_MARKER"
+EXTENSION_LOADED = "jupyter_app_proxy | extension was successfully loaded"
+
+T = TypeVar("T")
+
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    """True if ``pid`` is a running process (zombies count as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def read_pids(path: Path) -> list[int]:
+    """The pids recorded in a backend's ``--record`` file (empty if none)."""
+    try:
+        return [int(line) for line in path.read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+
+@dataclass
+class Response:
+    """A finished HTTP response, body fully read."""
+
+    status: int
+    reason: str
+    headers: http.client.HTTPMessage
+    body: bytes
+    elapsed: float
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def header_all(self, name: str) -> list[str]:
+        return self.headers.get_all(name) or []
+
+    def __repr__(self) -> str:
+        return (
+            f"<Response {self.status} {self.reason!r} headers={self.headers.items()!r} "
+            f"body={self.body[:600]!r}>"
+        )
+
+
+def _header_items(headers: Headers | None) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
+
+
+def open_request(
+    host: str,
+    port: int,
+    method: str,
+    target: str,
+    body: bytes | Iterable[bytes] | None = None,
+    headers: Headers | None = None,
+    timeout: float = 30.0,
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """Send a request and return the connection and the response with headers read.
+
+    ``headers`` may repeat names (pass a sequence of pairs). A bytes body gets a
+    Content-Length; an iterable body without an explicit Content-Length is sent
+    chunked. The caller reads the body and closes the connection.
+    """
+    items = _header_items(headers)
+    names = {name.lower() for name, _ in items}
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        chunked = False
+        if "content-length" not in names and "transfer-encoding" not in names:
+            if isinstance(body, bytes | bytearray):
+                items.append(("Content-Length", str(len(body))))
+            elif body is not None:
+                items.append(("Transfer-Encoding", "chunked"))
+                chunked = True
+            elif method in ("POST", "PUT", "PATCH"):
+                items.append(("Content-Length", "0"))
+        for name, value in items:
+            conn.putheader(name, value)
+        conn.endheaders(body, encode_chunked=chunked)
+        return conn, conn.getresponse()
+    except BaseException:
+        conn.close()
+        raise
+
+
+def http_request(
+    host: str,
+    port: int,
+    method: str,
+    target: str,
+    body: bytes | Iterable[bytes] | None = None,
+    headers: Headers | None = None,
+    timeout: float = 30.0,
+) -> Response:
+    """Send one request on a fresh connection and read the whole response."""
+    start = time.monotonic()
+    conn, resp = open_request(host, port, method, target, body, headers, timeout)
+    try:
+        data = resp.read()
+        return Response(resp.status, resp.reason, resp.headers, data, time.monotonic() - start)
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ Jupyter Server
+
+CONFIG_PREAMBLE = """\
+# Written by the jupyter-app-proxy end-to-end tests.
+import sys
+
+PY = sys.executable
+BACKENDS = {backends!r}
+ECHO = {echo!r}
+CRASH = {crash!r}
+NEVER = {never!r}
+STUBBORN = {stubborn!r}
+TMP = {tmp!r}
+RECORDS = {records!r}
+{variables}
+
+def rec(name):
+    return RECORDS + "/" + name + ".pids"
+
+
+def echo(name, *extra):
+    return [PY, ECHO, "--port", "{{port}}", "--record", rec(name), *extra]
+
+
+c = get_config()  # noqa: F821
+"""
+
+
+class JupyterServer:
+    """One Jupyter Server subprocess with the extension and a given config."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        config_body: str,
+        env: Mapping[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+        base_url: str = "/",
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.records = workdir / "records"
+        self.root_dir = workdir / "root"
+        self.config_file = workdir / "jupyter_server_config.py"
+        self.log_file = workdir / "jupyter.log"
+        for d in (self.records, self.root_dir, *self._jupyter_dirs().values()):
+            d.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.marker = uuid.uuid4().hex
+        assert base_url.startswith("/") and base_url.endswith("/"), base_url
+        self.base_url = base_url
+        self.url = f"http://127.0.0.1:{self.port}{base_url}"
+        self.vars = dict(variables or {})
+        self.env = dict(env or {})
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_handle: Any = None
+        self._write_config(config_body)
+
+    # -- set-up
+
+    def _jupyter_dirs(self) -> dict[str, Path]:
+        return {
+            "JUPYTER_CONFIG_DIR": self.workdir / "jupyter-config",
+            "JUPYTER_DATA_DIR": self.workdir / "jupyter-data",
+            "JUPYTER_RUNTIME_DIR": self.workdir / "jupyter-runtime",
+        }
+
+    def _write_config(self, body: str) -> None:
+        variables = "\n".join(f"{name} = {value!r}" for name, value in self.vars.items())
+        preamble = CONFIG_PREAMBLE.format(
+            backends=str(BACKENDS),
+            echo=str(ECHO),
+            crash=str(CRASH),
+            never=str(NEVER),
+            stubborn=str(STUBBORN),
+            tmp=str(self.workdir),
+            records=str(self.records),
+            variables=variables,
+        )
+        self.config_file.write_text(preamble + "\n" + textwrap.dedent(body))
+
+    def command(self) -> list[str]:
+        return [
+            PY,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root_dir}",
+            f"--ServerApp.base_url={self.base_url}",
+            f"--config={self.config_file}",
+            *self.extra_args,
+        ]
+
+    def start(self) -> JupyterServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+        env.update({k: str(v) for k, v in self._jupyter_dirs().items()})
+        env.update(PYTHONUNBUFFERED="1", **{MARKER_ENV: self.marker})
+        env.update(self.env)
+        self._log_handle = open(self.log_file, "wb")  # noqa: SIM115 - closed in finalize()
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=self.root_dir,
+            env=env,
+            stdin=subprocess.PIPE,  # kept open: a SIGINT then waits for an answer
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        assert self.proc is not None
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"jupyter_server exited with {self.proc.returncode} before it was ready;"
+                    f" log:\n{self.log()}"
+                )
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                r = http_request(
+                    "127.0.0.1",
+                    self.port,
+                    "GET",
+                    f"{self.base_url}api/status?token={self.token}",
+                    timeout=5,
+                )
+                if r.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"jupyter_server not ready after {START_TIMEOUT} s; log:\n{self.log()}"
+                )
+            time.sleep(0.1)
+        if EXTENSION_LOADED not in self.log():
+            raise AssertionError(
+                "jupyter_app_proxy is not loaded as a server extension (is the package"
+                " installed with `pip install -e .`, with its jupyter_server_config.d"
+                f" file?); log:\n{self.log()}"
+            )
+
+    # -- use
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def record(self, name: str) -> Path:
+        """The ``--record`` file of the app ``name`` (see ``rec()`` in the config)."""
+        return self.records / f"{name}.pids"
+
+    def spawns(self, name: str) -> list[int]:
+        return read_pids(self.record(name))
+
+    def _headers(self, headers: Headers | None, auth: bool | str) -> list[tuple[str, str]]:
+        items = _header_items(headers)
+        if auth is True:
+            items.append(("Authorization", f"token {self.token}"))
+        elif isinstance(auth, str):
+            items.append(("Authorization", f"token {auth}"))
+        return items
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | Iterable[bytes] | None = None,
+        headers: Headers | None = None,
+        auth: bool | str = True,
+        timeout: float = 30.0,
+    ) -> Response:
+        """Send a request to ``{base_url}{path}``.
+
+        ``auth=True`` sends ``Authorization: token <token>``, ``False`` nothing, and a
+        string sends that (wrong) token instead.
+        """
+        assert not path.startswith("/"), "paths are relative to the base_url"
+        return http_request(
+            "127.0.0.1",
+            self.port,
+            method,
+            self.base_url + path,
+            body,
+            self._headers(headers, auth),
+            timeout,
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def open(
+        self,
+        method: str,
+        path: str,
+        headers: Headers | None = None,
+        body: bytes | Iterable[bytes] | None = None,
+        auth: bool | str = True,
+        timeout: float = 30.0,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Like :meth:`request`, but return after the response headers (for streaming)."""
+        return open_request(
+            "127.0.0.1",
+            self.port,
+            method,
+            self.base_url + path,
+            body,
+            self._headers(headers, auth),
+            timeout,
+        )
+
+    def echo(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """GET a path of an echo app and return what the app saw (asserting a 200)."""
+        r = self.request(kwargs.pop("method", "GET"), path, **kwargs)
+        assert r.status == 200, r
+        return r.json()
+
+    def status(self) -> dict[str, Any]:
+        r = self.get("api/status")
+        assert r.status == 200, r
+        return r.json()
+
+    def last_activity(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.status()["last_activity"].replace("Z", "+00:00"))
+
+    # -- tear-down
+
+    def process_tree(self) -> list[psutil.Process]:
+        """The server's descendant processes (direct children and below)."""
+        assert self.proc is not None
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def leftovers(self) -> list[str]:
+        """Live processes that belong to this server: marker in env or workdir in cmdline."""
+        found = []
+        me = os.getpid()
+        for p in psutil.process_iter(["pid", "cmdline", "status"]):
+            if p.pid == me or p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if self.proc is not None and p.pid == self.proc.pid and self.proc.poll() is None:
+                continue
+            cmdline = " ".join(p.info["cmdline"] or [])
+            try:
+                mine = str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker
+            except psutil.Error:
+                continue
+            if mine:
+                found.append(f"pid {p.pid}: {cmdline}")
+        return found
+
+    def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Send ``sig`` and wait for the exit; return the exit code (None: still running)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.wait_exit(timeout)
+
+    def finalize(self) -> list[str]:
+        """Stop the server (SIGTERM, then SIGKILL) and return problems found.
+
+        Problems: the server needed SIGKILL, or processes it started outlived it by more
+        than a few seconds (they are SIGKILLed here).
+        """
+        problems = []
+        if self.proc is not None:
+            if self.proc.poll() is None and self.stop() is None:
+                problems.append(f"jupyter_server ignored SIGTERM for {STOP_TIMEOUT} s")
+                self.proc.kill()
+                self.proc.wait(10)
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        deadline = time.monotonic() + LEFTOVER_GRACE
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if left:
+            problems.append(
+                f"processes outlived the Jupyter server in {self.workdir}:\n  "
+                + "\n  ".join(left)
+            )
+            kill_leftovers(self)
+        return problems
+
+
+def kill_leftovers(server: JupyterServer) -> None:
+    for p in psutil.process_iter():
+        try:
+            if p.pid != os.getpid() and (
+                str(server.workdir) in " ".join(p.cmdline())
+                or p.environ().get(MARKER_ENV) == server.marker
+            ):
+                p.kill()
+        except psutil.Error:
+            pass
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path, config_body: str, **kwargs: Any) -> Iterator[JupyterServer]:
+    """Start a :class:`JupyterServer`; on exit stop it and fail on leftover processes."""
+    server = JupyterServer(workdir, config_body, **kwargs)
+    try:
+        yield server.start()
+    finally:
+        problems = server.finalize()
+        if problems:
+            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log()}")
+
+
+# ------------------------------------------------------------------------ backends
+
+
+@contextlib.contextmanager
+def backend(args: Sequence[str], ready: Callable[[], bool] | None = None) -> Iterator[Any]:
+    """Run a backend program started by the test itself (not by Jupyter)."""
+    proc = subprocess.Popen(
+        [PY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
+    try:
+        if ready is not None:
+            wait_until(lambda: ready() or proc.poll() is not None, 30, "the backend to listen")
+            assert proc.poll() is None, f"backend {args} exited with {proc.returncode}"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def tcp_listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def unix_listening(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(1)
+        return s.connect_ex(path) == 0
+
+
+# ---------------------------------------------------------------- standard configs
+
+STANDARD_CONFIG = r'''
+import os
+
+os.makedirs(WORKDIR, exist_ok=True)
+os.makedirs(os.path.dirname(SOCKPATH), exist_ok=True)
+
+
+def cmd_callable(port):
+    return [PY, ECHO, "--port", str(port), "--record", rec("cmdfn")]
+
+
+def env_callable(port, base_url):
+    return {"ECHO_FN": f"{port}|{base_url}", "ECHO_FN_TEMPLATE": "{port}"}
+
+
+def env_noargs():
+    return {"ECHO_NOARGS": "yes"}
+
+
+def headers_callable(unix_socket, port):
+    return {"X-Fn-Header": f"sock=[{unix_socket}] port={port}", "X-Fn-Template": "{port}"}
+
+
+def map_callable(path):
+    return "/fn" + path
+
+
+def rewrite_body(response):
+    response.headers["X-Rewritten"] = "yes"
+    response.body = b"rewritten:" + response.body
+
+
+def rewrite_status(response, request, host, port, path):
+    if "status/404" in path:
+        response.code = 200
+        response.reason = "Rewritten OK"
+    response.headers["X-Rewrite-Info"] = f"{request.method} {host} {port}"
+
+
+def sock_cmd(name):
+    return [PY, ECHO, "--port", "{port}", "--unix-socket", "{unix_socket}", "--record", rec(name)]
+
+
+SOCK_ENV = {"ECHO_SOCK": "{unix_socket}", "ECHO_PORT": "{port}"}
+
+c.ServerProxy.servers = {
+    "echo": {
+        "command": echo("echo"),
+        "environment": {
+            "ECHO_PORT": "{port}",
+            "ECHO_BASE": "{base_url}",
+            "ECHO_SOCK": "[{unix_socket}]",
+            "ECHO_STATIC": "static-value",
+        },
+    },
+    "echoabs": {"command": echo("echoabs"), "absolute_url": True},
+    "cmdfn": {"command": cmd_callable, "environment": env_callable},
+    "envnoargs": {"command": echo("envnoargs"), "environment": env_noargs},
+    "hdr": {
+        "command": echo("hdr"),
+        "request_headers_override": {
+            "X-Override": "port={port} base={base_url}",
+            "User-Agent": "overridden-agent",
+        },
+    },
+    "hdrfn": {"command": echo("hdrfn"), "request_headers_override": headers_callable},
+    "mapped": {"command": echo("mapped"), "mappath": {"/": "/mapped"}},
+    "mapfn": {"command": echo("mapfn"), "mappath": map_callable},
+    "workdir": {"command": echo("workdir"), "cwd": WORKDIR},
+    "sock": {"command": sock_cmd("sock"), "unix_socket": True, "environment": SOCK_ENV},
+    "sockpath": {"command": sock_cmd("sockpath"), "unix_socket": SOCKPATH, "environment": SOCK_ENV},
+    "fixedport": {"command": echo("fixedport"), "port": FIXED_PORT},
+    "prestarted": {"port": PRESTARTED_PORT},
+    "prestartedsock": {"unix_socket": PRESTARTED_SOCK},
+    "deadport": {"port": DEAD_PORT},
+    "slow": {"command": echo("slow", "--start-delay", "1.5"), "timeout": 10},
+    "neverready": {"command": [PY, NEVER, "--port", "{port}", "--record", rec("neverready")],
+                   "timeout": 1},
+    "crasher": {"command": [PY, CRASH, "--code", "3", "--record", rec("crasher")]},
+    "flappy": {"command": [PY, CRASH, "--code", "3", "--record", rec("flappy")]},
+    "restart0": {"command": echo("restart0")},
+    "restart1": {"command": echo("restart1")},
+    "concurrent": {"command": echo("concurrent", "--start-delay", "1"), "timeout": 20},
+    "noactivity": {"command": echo("noactivity"), "update_last_activity": False},
+    "quiet": {"command": echo("quiet"), "exclude_last_activity_patterns": [".*heartbeat.*"]},
+    "rewrite": {"command": echo("rewrite"), "rewrite_response": [rewrite_body, rewrite_status]},
+    "authprobe": {"command": echo("authprobe")},
+    "launcher": {
+        "command": echo("launcher"),
+        "launcher_entry": {"enabled": True, "title": "Echo Launcher", "path_info": "launcher/"},
+        "new_browser_tab": False,
+    },
+    "rawsock": {"command": echo("rawsock"), "raw_socket_proxy": True},
+}
+'''
+
+
+def standard_variables(workdir: Path) -> dict[str, Any]:
+    return {
+        "WORKDIR": str(workdir / "app-cwd"),
+        "SOCKPATH": str(workdir / "socks" / "echo.sock"),
+        "FIXED_PORT": free_port(),
+        "PRESTARTED_PORT": free_port(),
+        "PRESTARTED_SOCK": str(workdir / "pre.sock"),
+        "DEAD_PORT": free_port(),
+    }
+
+
+PREFIXED_BASE_URL = "/jh/user/"
+
+PREFIXED_CONFIG = """
+c.ServerProxy.servers = {
+    "echo": {
+        "command": echo("echo"),
+        "environment": {
+            "ECHO_PORT": "{port}",
+            "ECHO_BASE": "{base_url}",
+            "ECHO_SOCK": "[{unix_socket}]",
+            "ECHO_STATIC": "static-value",
+        },
+    },
+    "echoabs": {"command": echo("echoabs"), "absolute_url": True},
+}
+"""
+
+
+def app_port(info: Mapping[str, Any]) -> int:
+    """The ``--port`` an echo app was started with, from its JSON."""
+    argv = info["argv"]
+    return int(argv[argv.index("--port") + 1])
