@@ -1,0 +1,50 @@
+"""HTTP methods and request bodies reach the app exactly; HEAD keeps Content-Length."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from e2e.support import JupyterServer
+
+BODY = os.urandom(300_000)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_method_and_body_reach_the_app_exactly(shared_server: JupyterServer, method: str) -> None:
+    """Each method with a body reaches the app with the same method and byte-exact body."""
+    info = shared_server.echo(
+        "echo/body?m=" + method,
+        method=method,
+        body=BODY,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert info["method"] == method
+    assert info["path"] == "/body?m=" + method
+    assert info["body_length"] == len(BODY)
+    assert info["body_sha256"] == hashlib.sha256(BODY).hexdigest()
+
+
+def test_empty_post_reaches_the_app(shared_server: JupyterServer) -> None:
+    """A POST without a body reaches the app with an empty body."""
+    info = shared_server.echo("echo/empty", method="POST")
+    assert (info["method"], info["body_length"]) == ("POST", 0)
+
+
+def test_chunked_request_body_is_forwarded(shared_server: JupyterServer) -> None:
+    """A chunked (no Content-Length) request body reaches the app byte-exact."""
+    parts = [os.urandom(n) for n in (1, 1000, 65536, 7)]
+    info = shared_server.echo("echo/chunked", method="PUT", body=iter(parts))
+    data = b"".join(parts)
+    assert info["body_length"] == len(data)
+    assert info["body_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_head_keeps_content_length(shared_server: JupyterServer) -> None:
+    """A HEAD of a 1234-byte resource answers Content-Length: 1234 and no body."""
+    r = shared_server.request("HEAD", "echo/head-length")
+    assert r.status == 200, r
+    assert r.header("Content-Length") == "1234", r
+    assert r.body == b""
