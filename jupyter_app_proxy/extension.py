@@ -66,7 +66,9 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
     def _on_state_change(self, app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
         ended = new in (ProcessState.EXITED, ProcessState.FAILED, ProcessState.STOPPED)
         if ended and app.endpoint is not None and self.pool is not None:
-            spawn(self.pool.discard(app.endpoint), name=f"close pool {app.spec.name}")
+            session = self.pool.retire(app.endpoint)
+            if session is not None:
+                spawn(session.close(), name=f"close pool {app.spec.name}")
 
     async def stop_extension(self) -> None:
         if self.registry is not None:

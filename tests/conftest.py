@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e.support import (  # noqa: E402
+from e2e.support import (
     PREFIXED_BASE_URL,
     PREFIXED_CONFIG,
     STANDARD_CONFIG,
@@ -41,7 +41,8 @@ def jupyter_server(tmp_path: Path) -> Iterator[Callable[..., JupyterServer]]:
         def start(config_body: str, **kwargs: Any) -> JupyterServer:
             nonlocal count
             count += 1
-            return stack.enter_context(running_server(tmp_path / f"jp{count}", config_body, **kwargs))
+            workdir = tmp_path / f"jp{count}"
+            return stack.enter_context(running_server(workdir, config_body, **kwargs))
 
         yield start
 
@@ -50,9 +51,7 @@ def jupyter_server(tmp_path: Path) -> Iterator[Callable[..., JupyterServer]]:
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """A session-wide server with the standard config (see ``STANDARD_CONFIG``)."""
     workdir = tmp_path_factory.mktemp("shared")
-    with running_server(
-        workdir, STANDARD_CONFIG, variables=standard_variables(workdir)
-    ) as server:
+    with running_server(workdir, STANDARD_CONFIG, variables=standard_variables(workdir)) as server:
         yield server
 
 

@@ -28,15 +28,18 @@ class UpstreamPool:
             session = self._sessions[endpoint] = _new_session(endpoint)
         return session
 
-    async def discard(self, endpoint: Endpoint) -> None:
-        """Close the pooled connections to an endpoint whose app went away."""
-        session = self._sessions.pop(endpoint, None)
-        if session is not None:
-            await session.close()
+    def retire(self, endpoint: Endpoint) -> aiohttp.ClientSession | None:
+        """Forget the pool of an endpoint whose app went away; the caller closes it.
+
+        Taking the session out synchronously means a restart on the same port
+        gets a fresh pool that a late close cannot touch.
+        """
+        return self._sessions.pop(endpoint, None)
 
     async def close(self) -> None:
-        for endpoint in list(self._sessions):
-            await self.discard(endpoint)
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
 
 def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:

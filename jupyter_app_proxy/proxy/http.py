@@ -75,14 +75,13 @@ async def forward(
     for attempt in range(attempts):
         try:
             with map_upstream_errors(req.app, where):
-                ctx = session.request(
+                resp = await session.request(
                     req.method,
                     url,
                     headers=CIMultiDict(req.headers),
                     data=req.body,
                     allow_redirects=False,
                 )
-                resp = await ctx.__aenter__()
         except UpstreamProtocolError:
             if attempt + 1 == attempts:
                 raise

@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
@@ -36,6 +38,41 @@ from .state import ProcessState, check_transition
 
 StateListener = Callable[["SupervisedApp", ProcessState, ProcessState], None]
 OUTPUT_DRAIN_TIMEOUT = 0.5  # after an exit, wait this long for the last lines of output
+
+
+@dataclass
+class _Run:
+    """One process of the app: what must be cleaned up when it ends.
+
+    Clean-up always works on its own run, so a late clean-up of an old run
+    cannot remove the socket or readers of the next one.
+    """
+
+    proc: asyncio.subprocess.Process
+    started_at: float
+    private_socket: str
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    watcher: asyncio.Task[None] | None = None
+
+    async def finish_pumps(self) -> None:
+        """Let the output readers take the last lines, but don't wait on grandchildren."""
+        pumps, self.pumps = self.pumps, []
+        if pumps:
+            _, pending = await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_TIMEOUT)
+            for task in pending:
+                task.cancel()
+
+    def release_socket(self) -> None:
+        if self.private_socket:
+            ports.remove_private_socket(self.private_socket)
+            self.private_socket = ""
+
+    async def end(self, grace_period: float) -> None:
+        """Stop what is left of the process group, reap, drain output, free the socket."""
+        await launcher.stop_group(self.proc.pid, grace_period)
+        await self.proc.wait()
+        await self.finish_pumps()
+        self.release_socket()
 
 
 class SupervisedApp:
@@ -61,12 +98,8 @@ class SupervisedApp:
         self._state = ProcessState.IDLE
         self._on_change = on_change
         self._clock = clock
-        self._proc: asyncio.subprocess.Process | None = None
-        self._started_at = 0.0
+        self._run: _Run | None = None
         self._start_task: asyncio.Task[Endpoint] | None = None
-        self._watch_task: asyncio.Task[None] | None = None
-        self._pumps: list[asyncio.Task[None]] = []
-        self._private_socket = ""
 
     # -- state -------------------------------------------------------------
     @property
@@ -75,7 +108,7 @@ class SupervisedApp:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._run.proc.pid if self._run else None
 
     def _set_state(self, new: ProcessState) -> None:
         old, self._state = self._state, check_transition(self._state, new)
@@ -88,7 +121,9 @@ class SupervisedApp:
 
         Raises :class:`AppUnavailable` (with the status to show) otherwise.
         """
-        if self._state is ProcessState.RUNNING and self.endpoint:
+        run = self._run
+        if self._state is ProcessState.RUNNING and run and run.proc.returncode is None:
+            assert self.endpoint is not None
             return self.endpoint
         if self._state is ProcessState.STOPPING:
             raise AppStopping(self.spec.name, f"{self.spec.name} is stopping")
@@ -109,56 +144,21 @@ class SupervisedApp:
             start.cancel()
             with contextlib.suppress(BaseException):
                 await start
-        proc = self._proc
-        if proc and proc.returncode is None:
+        run = self._run
+        if self._state is ProcessState.RUNNING:
             self._set_state(ProcessState.STOPPING)
-            self.log.info("[%s] stopping process group %d", self.spec.name, proc.pid)
-            await launcher.stop_group(proc.pid, self.grace_period)
-            await proc.wait()
-        if proc:
-            await launcher.stop_group(proc.pid, self.grace_period)  # leftovers of an exited leader
-        await self._finish_pumps()
-        self._release_socket()
+        if run:
+            if run.proc.returncode is None:
+                self.log.info("[%s] stopping process group %d", self.spec.name, run.proc.pid)
+            await run.end(self.grace_period)
         if self._state is not ProcessState.STOPPED:
             self._set_state(ProcessState.STOPPED)
 
     def kill_now(self) -> None:
         """Last resort at interpreter exit: SIGKILL the group, synchronously."""
-        if self._proc:
-            launcher.signal_group(self._proc.pid, 9)
-        self._release_socket()
-
-    # -- starting ----------------------------------------------------------
-    async def _start(self) -> Endpoint:
-        self._set_state(ProcessState.STARTING)
-        self._started_at = self._clock()
-        self.exit_code = None
-        try:
-            endpoint = self._allocate_endpoint()
-            proc = await self._spawn(endpoint)
-            await self._wait_until_ready(proc, endpoint)
-        except asyncio.CancelledError:
-            await self._abort_start()
-            raise AppStopping(
-                self.spec.name, f"{self.spec.name} was stopped while starting"
-            ) from None
-        except BaseException:
-            await self._abort_start()
-            raise
-        self._set_state(ProcessState.RUNNING)
-        self.log.info("[%s] ready at %s (pid %d)", self.spec.name, endpoint.describe(), proc.pid)
-        return endpoint
-
-    def _allocate_endpoint(self) -> Endpoint:
-        unix = self.spec.unix_socket
-        if unix is True:
-            self._private_socket = ports.private_socket_path(self.spec.name)
-            self.endpoint = Endpoint(unix_socket=self._private_socket)
-        elif isinstance(unix, str):
-            self.endpoint = Endpoint(unix_socket=unix)
-        else:
-            self.endpoint = Endpoint(port=self.spec.port or ports.free_port())
-        return self.endpoint
+        if self._run:
+            launcher.signal_group(self._run.proc.pid, signal.SIGKILL)
+            self._run.release_socket()
 
     def template_values(self, endpoint: Endpoint) -> dict[str, object]:
         """The values of ``{port}``, ``{unix_socket}``, ``{base_url}`` for this run."""
@@ -168,83 +168,113 @@ class SupervisedApp:
             "base_url": self.base_url,
         }
 
-    async def _spawn(self, endpoint: Endpoint) -> asyncio.subprocess.Process:
+    # -- starting ----------------------------------------------------------
+    async def _start(self) -> Endpoint:
+        self._set_state(ProcessState.STARTING)
+        started_at = self._clock()
+        self.exit_code = None
+        self._run = None
+        private_socket = ""
+        try:
+            endpoint, private_socket = self._allocate_endpoint()
+            run = self._run = await self._spawn(endpoint, started_at, private_socket)
+            await self._wait_until_ready(run, endpoint)
+        except asyncio.CancelledError:
+            await self._abort_start(started_at, private_socket)
+            msg = f"{self.spec.name} was stopped while starting"
+            raise AppStopping(self.spec.name, msg) from None
+        except BaseException:
+            await self._abort_start(started_at, private_socket)
+            raise
+        self._set_state(ProcessState.RUNNING)
+        self.log.info(
+            "[%s] ready at %s (pid %d)", self.spec.name, endpoint.describe(), run.proc.pid
+        )
+        return endpoint
+
+    def _allocate_endpoint(self) -> tuple[Endpoint, str]:
+        unix = self.spec.unix_socket
+        private = ""
+        if unix is True:
+            private = ports.private_socket_path(self.spec.name)
+            self.endpoint = Endpoint(unix_socket=private)
+        elif isinstance(unix, str):
+            self.endpoint = Endpoint(unix_socket=unix)
+        else:
+            self.endpoint = Endpoint(port=self.spec.port or ports.free_port())
+        return self.endpoint, private
+
+    async def _spawn(self, endpoint: Endpoint, started_at: float, private_socket: str) -> _Run:
         name = self.spec.name
         values = self.template_values(endpoint)
         try:
             argv = resolve_list(self.spec.command, values)
             env = {**os.environ, **resolve_mapping(self.spec.environment, values)}
         except (CallableArgumentError, TypeError, ValueError, KeyError) as e:
-            raise AppConfigError(
-                name, f"{name}: cannot build its command or environment: {e}"
-            ) from e
+            msg = f"{name}: cannot build its command or environment: {e}"
+            raise AppConfigError(name, msg) from e
         if not argv:
             raise AppConfigError(name, f"{name}: its command callable returned an empty list")
         self.log.info("[%s] starting: %s", name, " ".join(argv))
         try:
             proc = await launcher.spawn(argv, env, self.spec.cwd)
         except OSError as e:
-            raise AppUnavailable(
-                name, f"{name}: could not run {argv[0]!r}: {e.strerror or e}"
-            ) from e
-        self._proc = proc
-        self._pumps = [
+            msg = f"{name}: could not run {argv[0]!r}: {e.strerror or e}"
+            raise AppUnavailable(name, msg) from e
+        run = _Run(proc, started_at, private_socket)
+        run.pumps = [
             spawn(self._pump(proc.stdout, "stdout"), name=f"{name} stdout"),
             spawn(self._pump(proc.stderr, "stderr"), name=f"{name} stderr"),
         ]
-        self._watch_task = spawn(self._watch(proc), name=f"watch {name}")
-        return proc
+        run.watcher = spawn(self._watch(run), name=f"watch {name}")
+        return run
 
-    async def _wait_until_ready(self, proc: asyncio.subprocess.Process, endpoint: Endpoint) -> None:
+    async def _wait_until_ready(self, run: _Run, endpoint: Endpoint) -> None:
         name, spec = self.spec.name, self.spec
         path = f"{self.base_url}{name}/" if spec.absolute_url else "/"
-        deadline = self._started_at + spec.timeout
-        assert self._watch_task is not None
+        deadline = run.started_at + spec.timeout
+        assert run.watcher is not None
         for delay in readiness_intervals():
-            if proc.returncode is not None:
-                await self._finish_pumps()
-                raise AppExitedDuringStart(name, proc.returncode, self.logs.tail())
-            probe = (
-                accepts_connections(endpoint)
-                if spec.raw_socket_proxy
-                else answers_http(endpoint, path)
-            )
-            if await probe:
+            if run.proc.returncode is not None:
+                self.exit_code = run.proc.returncode
+                await run.finish_pumps()
+                raise AppExitedDuringStart(name, run.proc.returncode, self.logs.tail())
+            if spec.raw_socket_proxy:
+                ready = await accepts_connections(endpoint)
+            else:
+                ready = await answers_http(endpoint, path)
+            if ready:
                 return
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise AppStartTimeout(
                     name,
                     f"{name} did not become ready within {spec.timeout:g} s "
-                    f"(no HTTP answer at {endpoint.describe()})",
+                    f"(no answer at {endpoint.describe()})",
                     self.logs.tail(),
                 )
-            await asyncio.wait({self._watch_task}, timeout=min(delay, remaining))
+            await asyncio.wait({run.watcher}, timeout=min(delay, remaining))
 
-    async def _abort_start(self) -> None:
-        proc = self._proc
-        if proc:
-            await launcher.stop_group(proc.pid, self.grace_period)
-            await proc.wait()
-        await self._finish_pumps()
-        self._release_socket()
-        self.backoff.record_end(self._started_at, self._clock(), reached_running=False)
+    async def _abort_start(self, started_at: float, private_socket: str) -> None:
+        if self._run is not None:
+            await self._run.end(self.grace_period)
+        elif private_socket:
+            ports.remove_private_socket(private_socket)
+        self.backoff.record_end(started_at, self._clock(), reached_running=False)
         self._set_state(ProcessState.FAILED)
 
     # -- running -----------------------------------------------------------
-    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
-        code = await proc.wait()
-        self.exit_code = code
-        if self._state is not ProcessState.RUNNING:
+    async def _watch(self, run: _Run) -> None:
+        code = await run.proc.wait()
+        if self._run is not run or self._state is not ProcessState.RUNNING:
             return  # a failed start or a stop owns the clean-up
+        self.exit_code = code
         self.log.warning(
             "[%s] exited with code %s; it restarts on the next request", self.spec.name, code
         )
-        self.backoff.record_end(self._started_at, self._clock(), reached_running=True)
+        self.backoff.record_end(run.started_at, self._clock(), reached_running=True)
         self._set_state(ProcessState.EXITED)
-        await launcher.stop_group(proc.pid, self.grace_period)
-        await self._finish_pumps()
-        self._release_socket()
+        await run.end(self.grace_period)
 
     async def _pump(self, stream: asyncio.StreamReader | None, name: str) -> None:
         if stream is None:
@@ -259,20 +289,6 @@ class SupervisedApp:
     def _record(self, stream: str, text: str) -> None:
         self.logs.append(stream, text)
         self.log.info("[%s] %s", self.spec.name, text)
-
-    async def _finish_pumps(self) -> None:
-        """Let the output readers take the last lines, but don't wait on grandchildren."""
-        pumps, self._pumps = self._pumps, []
-        if not pumps:
-            return
-        _, pending = await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_TIMEOUT)
-        for task in pending:
-            task.cancel()
-
-    def _release_socket(self) -> None:
-        if self._private_socket:
-            ports.remove_private_socket(self._private_socket)
-            self._private_socket = ""
 
 
 def _consume_exception(task: asyncio.Task[Endpoint]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
+from .errors import AppStopping
 from .process import StateListener, SupervisedApp
 
 
@@ -25,6 +26,7 @@ class Registry:
         on_change: StateListener | None = None,
     ) -> None:
         self.specs = dict(specs)
+        self.closed = False  # set once at shutdown; no app may start after it
         self.apps = {
             name: SupervisedApp(
                 spec,
@@ -40,6 +42,8 @@ class Registry:
 
     async def endpoint_for(self, name: str) -> Endpoint:
         """Where ``name`` listens, starting it first if we manage it."""
+        if self.closed:
+            raise AppStopping(name, "Jupyter is shutting down; no app is started now")
         app = self.apps.get(name)
         if app is not None:
             return await app.ensure_ready()
@@ -50,6 +54,7 @@ class Registry:
         )
 
     async def stop_all(self) -> None:
+        self.closed = True
         await asyncio.gather(*(app.stop() for app in self.apps.values()), return_exceptions=True)
 
     def kill_all_now(self) -> None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import sys
 import time
@@ -65,8 +64,7 @@ async def echo(request: web.Request) -> web.Response:
         "method": request.method,
         "path": request.raw_path,
         "headers": [
-            [name.decode("latin-1"), value.decode("latin-1")]
-            for name, value in request.raw_headers
+            [name.decode("latin-1"), value.decode("latin-1")] for name, value in request.raw_headers
         ],
         "body_length": length,
         "body_sha256": digest.hexdigest(),

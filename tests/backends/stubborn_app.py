@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import echo_app  # noqa: E402
+import echo_app
 
 
 def main() -> None:

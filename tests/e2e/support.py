@@ -59,9 +59,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(
-    predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1
-) -> T:
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -484,8 +482,7 @@ class JupyterServer:
             time.sleep(0.1)
         if left:
             problems.append(
-                f"processes outlived the Jupyter server in {self.workdir}:\n  "
-                + "\n  ".join(left)
+                f"processes outlived the Jupyter server in {self.workdir}:\n  " + "\n  ".join(left)
             )
             kill_leftovers(self)
         return problems
@@ -548,7 +545,7 @@ def unix_listening(path: str) -> bool:
 
 # ---------------------------------------------------------------- standard configs
 
-STANDARD_CONFIG = r'''
+STANDARD_CONFIG = r"""
 import os
 
 os.makedirs(WORKDIR, exist_ok=True)
@@ -630,6 +627,7 @@ c.ServerProxy.servers = {
     "flappy": {"command": [PY, CRASH, "--code", "3", "--record", rec("flappy")]},
     "restart0": {"command": echo("restart0")},
     "restart1": {"command": echo("restart1")},
+    "killed": {"command": echo("killed")},
     "concurrent": {"command": echo("concurrent", "--start-delay", "1"), "timeout": 20},
     "noactivity": {"command": echo("noactivity"), "update_last_activity": False},
     "quiet": {"command": echo("quiet"), "exclude_last_activity_patterns": [".*heartbeat.*"]},
@@ -642,7 +640,7 @@ c.ServerProxy.servers = {
     },
     "rawsock": {"command": echo("rawsock"), "raw_socket_proxy": True},
 }
-'''
+"""
 
 
 def standard_variables(workdir: Path) -> dict[str, Any]:

@@ -24,8 +24,10 @@ HOWS = ["no token", "wrong token header", "wrong token query"]
 
 
 @pytest.mark.parametrize("how", HOWS)
-def test_unauthenticated_get_redirects_to_login_or_403(shared_server: JupyterServer, how: str) -> None:
-    """Without a valid token a GET gets a 302 to the login page or a 403; the app is not started."""
+def test_unauthenticated_get_redirects_to_login_or_403(
+    shared_server: JupyterServer, how: str
+) -> None:
+    """Without a valid token GET/HEAD get a 302 to the login page or a 403; no app start."""
     for path in ["authprobe/", "authprobe/some/page?x=1"]:
         for method in ["GET", "HEAD"]:
             r = _send(shared_server, method, how, path)

@@ -60,7 +60,7 @@ def test_repeated_set_cookie_pass_through(shared_server: JupyterServer) -> None:
 
 
 def test_hop_by_hop_request_headers_are_removed(shared_server: JupyterServer) -> None:
-    """Keep-Alive, TE, Upgrade, Proxy-Authorization and headers named in Connection are not forwarded."""
+    """Keep-Alive, TE, Upgrade, Proxy-Authorization and Connection-named headers stay behind."""
     info = shared_server.echo(
         "echo/hop",
         headers=[

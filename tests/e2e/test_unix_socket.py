@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from e2e.support import JupyterServer, backend, unix_listening, ECHO, wait_until
+from e2e.support import ECHO, JupyterServer, backend, unix_listening, wait_until
 
 SOCK_CONFIG = """
 c.ServerProxy.servers = {

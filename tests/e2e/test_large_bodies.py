@@ -1,0 +1,115 @@
+"""1 GiB downloads and uploads stream through the proxy in bounded memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from e2e.support import JupyterServer
+
+GIB = 1 << 30
+MIB = 1 << 20
+MAX_GROWTH = 100 * MIB
+
+
+class RssSampler:
+    """Samples a process's RSS every 50 ms in a thread; knows the baseline and the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+                self.samples += 1
+            except psutil.Error:
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+    def report(self, what: str, seconds: float) -> str:
+        return (
+            f"{what}: {GIB / MIB / seconds:.0f} MiB/s ({seconds:.1f} s); jupyter RSS baseline"
+            f" {self.baseline / MIB:.1f} MiB, peak {self.peak / MIB:.1f} MiB, growth"
+            f" {self.growth / MIB:.1f} MiB over {self.samples} samples"
+        )
+
+
+@pytest.fixture
+def warm_echo(shared_server: JupyterServer) -> JupyterServer:
+    shared_server.echo("echo/warm-up")
+    return shared_server
+
+
+def test_download_1gib_in_bounded_memory(warm_echo: JupyterServer) -> None:
+    """A 1 GiB download arrives complete while Jupyter's RSS grows by < 100 MiB."""
+    server = warm_echo
+    assert server.proc is not None
+    with RssSampler(server.proc.pid) as rss:
+        start = time.monotonic()
+        conn, resp = server.open("GET", f"echo/bytes?n={GIB}", timeout=120)
+        try:
+            assert resp.status == 200
+            assert resp.getheader("Content-Length") in (None, str(GIB))
+            received = 0
+            while chunk := resp.read1(4 * MIB):
+                received += len(chunk)
+        finally:
+            conn.close()
+        seconds = time.monotonic() - start
+    print(rss.report("download", seconds))
+    assert received == GIB
+    assert rss.growth < MAX_GROWTH, rss.report("download", seconds)
+
+
+def _body(total: int, digest: hashlib._Hash) -> Iterator[bytes]:
+    block = os.urandom(MIB)
+    for i in range(total // MIB):
+        piece = block[i % 997 :] + block[: i % 997]
+        digest.update(piece)
+        yield piece
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_upload_1gib_in_bounded_memory(warm_echo: JupyterServer, framing: str) -> None:
+    """A 1 GiB upload reaches the app byte-exact while Jupyter's RSS grows by < 100 MiB."""
+    server = warm_echo
+    assert server.proc is not None
+    digest = hashlib.sha256()
+    headers = {"Content-Type": "application/octet-stream"}
+    if framing == "content-length":
+        headers["Content-Length"] = str(GIB)
+    with RssSampler(server.proc.pid) as rss:
+        start = time.monotonic()
+        r = server.request(
+            "POST", "echo/upload", body=_body(GIB, digest), headers=headers, timeout=120
+        )
+        seconds = time.monotonic() - start
+    print(rss.report(f"upload ({framing})", seconds))
+    assert r.status == 200, r
+    info = r.json()
+    assert info["body_length"] == GIB
+    assert info["body_sha256"] == digest.hexdigest()
+    assert rss.growth < MAX_GROWTH, rss.report("upload", seconds)

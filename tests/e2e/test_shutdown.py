@@ -1,0 +1,84 @@
+"""Shutdown: when Jupyter stops, however it stops, no app process survives it."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from e2e.support import JupyterServer, pid_alive, wait_until
+
+CONFIG = """
+c.ServerProxy.servers = {
+    "echo": {"command": echo("echo")},
+    "stubborn": {"command": [PY, STUBBORN, "--port", "{port}", "--record", rec("stubborn")]},
+    "sock": {
+        "command": [PY, ECHO, "--unix-socket", "{unix_socket}", "--record", rec("sock")],
+        "unix_socket": True,
+    },
+}
+"""
+
+ALL_GONE_WITHIN = 15.0
+
+
+def _start_apps(server: JupyterServer) -> list[int]:
+    """Start every app of CONFIG; return the pids of all their processes."""
+    for name in ("echo", "stubborn", "sock"):
+        assert server.echo(f"{name}/")["path"] == "/"
+    pids = server.spawns("echo") + server.spawns("stubborn") + server.spawns("sock")
+    assert len(pids) == 4, pids  # stubborn records itself and its `sleep 1000` grandchild
+    assert all(map(pid_alive, pids)), pids
+    tree = {p.pid for p in server.process_tree()}
+    assert set(pids) <= tree, (pids, tree)
+    return pids
+
+
+def _assert_all_gone(server: JupyterServer, pids: list[int], since: float) -> None:
+    wait_until(
+        lambda: not any(map(pid_alive, pids)),
+        ALL_GONE_WITHIN - (time.monotonic() - since),
+        f"app processes {pids} to be gone; alive: {[p for p in pids if pid_alive(p)]}",
+    )
+    print(f"all app processes gone {time.monotonic() - since:.1f} s after the stop request")
+
+
+def test_sigterm_stops_every_app_process(jupyter_server) -> None:
+    """After SIGTERM to Jupyter all app processes (grandchild, SIGTERM-ignorer too) are gone."""
+    server = jupyter_server(CONFIG)
+    pids = _start_apps(server)
+    since = time.monotonic()
+    assert server.stop(signal.SIGTERM) is not None, "jupyter_server did not exit on SIGTERM"
+    _assert_all_gone(server, pids, since)
+
+
+def test_api_shutdown_stops_every_app_process(jupyter_server) -> None:
+    """After POST /api/shutdown every app process is gone."""
+    server = jupyter_server(CONFIG)
+    pids = _start_apps(server)
+    since = time.monotonic()
+    r = server.request("POST", "api/shutdown", timeout=60)
+    assert r.status in (200, 202, 204), r
+    assert server.wait_exit() is not None, "jupyter_server did not exit after /api/shutdown"
+    _assert_all_gone(server, pids, since)
+
+
+def test_sigint_twice_stops_every_app_process(jupyter_server) -> None:
+    """After ^C ^C (two SIGINTs) to Jupyter every app process is gone."""
+    server = jupyter_server(CONFIG)
+    pids = _start_apps(server)
+    since = time.monotonic()
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # the first ^C asks for confirmation, the second one stops
+    server.proc.send_signal(signal.SIGINT)
+    assert server.wait_exit() is not None, "jupyter_server did not exit on ^C ^C"
+    _assert_all_gone(server, pids, since)
+
+
+def test_sigkill_of_jupyter_kills_the_direct_child(jupyter_server) -> None:
+    """After SIGKILL of Jupyter (no clean-up possible) the direct child app dies too."""
+    server = jupyter_server('c.ServerProxy.servers = {"echo": {"command": echo("echo")}}\n')
+    pid = server.echo("echo/")["pid"]
+    assert pid in {p.pid for p in server.process_tree()}
+    assert server.stop(signal.SIGKILL) is not None
+    wait_until(lambda: not pid_alive(pid), 5, "the app to die with its parent")

@@ -1,0 +1,51 @@
+"""Streaming responses are forwarded as they come; a client leaving early breaks nothing."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from e2e.support import JupyterServer
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "text/html", "application/json"])
+def test_chunks_reach_the_client_as_they_are_produced(
+    shared_server: JupyterServer, ctype: str
+) -> None:
+    """The first chunk of a slow chunked response arrives long before the response ends."""
+    shared_server.echo("echo/warm-up")
+    start = time.monotonic()
+    conn, resp = shared_server.open("GET", f"echo/stream?chunks=5&interval=0.5&type={ctype}")
+    try:
+        assert resp.status == 200
+        assert (resp.getheader("Content-Type") or "").startswith(ctype)
+        first = resp.read1(65536)
+        first_at = time.monotonic() - start
+        rest = resp.read()
+        total = time.monotonic() - start
+    finally:
+        conn.close()
+    print(f"{ctype}: first byte after {first_at:.3f} s, whole response after {total:.3f} s")
+    assert first.startswith(b"chunk 0"), first
+    assert (first + rest).count(b"chunk ") == 5, first + rest
+    assert total >= 1.9, total
+    assert first_at < 0.4, f"first chunk after {first_at:.3f} s (total {total:.3f} s)"
+
+
+def test_client_disconnect_mid_stream_leaves_server_working(shared_server: JupyterServer) -> None:
+    """A client that hangs up in the middle of a long stream does not break the proxy."""
+    for _ in range(3):
+        conn, resp = shared_server.open("GET", "echo/stream?chunks=40&interval=0.25")
+        assert resp.status == 200
+        assert resp.read1(65536).startswith(b"chunk 0")
+        assert conn.sock is not None
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        resp.close()
+        conn.close()
+    time.sleep(0.5)  # the proxy sees the hang-up only on its next write
+    info = shared_server.echo("echo/after-disconnect")
+    assert info["path"] == "/after-disconnect"
+    assert shared_server.status()["started"]
+    assert shared_server.proc is not None and shared_server.proc.poll() is None
