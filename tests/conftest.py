@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e.support import (
     PREFIXED_BASE_URL,
     PREFIXED_CONFIG,
+    SHARED_ENV,
     STANDARD_CONFIG,
     JupyterServer,
     running_server,
@@ -51,7 +52,9 @@ def jupyter_server(tmp_path: Path) -> Iterator[Callable[..., JupyterServer]]:
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """A session-wide server with the standard config (see ``STANDARD_CONFIG``)."""
     workdir = tmp_path_factory.mktemp("shared")
-    with running_server(workdir, STANDARD_CONFIG, variables=standard_variables(workdir)) as server:
+    with running_server(
+        workdir, STANDARD_CONFIG, env=SHARED_ENV, variables=standard_variables(workdir)
+    ) as server:
         yield server
 
 

@@ -106,6 +106,7 @@ class AppProxyHandler(JupyterHandler):
         if self._body is not None:
             await self._body.put(chunk)
 
+    @web.authenticated  # prepare() already refused anonymous users; this marks it for Jupyter
     async def _proxy(self, *args: Any) -> None:
         if self._body is not None:
             await self._body.end()

@@ -183,6 +183,13 @@ class SupervisedApp:
             await self._abort_start(started_at, private_socket)
             msg = f"{self.spec.name} was stopped while starting"
             raise AppStopping(self.spec.name, msg) from None
+        except AppUnavailable as e:
+            await self._abort_start(started_at, private_socket)
+            wait = self.backoff.wait_time(self._clock())
+            if wait > 0:  # a crash loop: say when the next attempt may happen
+                e.retry_after = wait
+                e.message += f"; it keeps failing, so the next start waits {wait:.1f} s"
+            raise
         except BaseException:
             await self._abort_start(started_at, private_socket)
             raise

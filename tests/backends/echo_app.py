@@ -14,8 +14,9 @@ Routes (GET unless said otherwise):
 
 ``/bytes?n=N``
     N bytes of a repeated pattern, streamed in 256 KiB chunks, with Content-Length;
-``/stream?chunks=N&interval=S&type=T``
-    a chunked response (no Content-Length), one chunk every S seconds;
+``/stream?chunks=N&interval=S&type=T[&trace=FILE]``
+    a chunked response (no Content-Length), one chunk every S seconds; with ``trace``,
+    appends ``started``, then ``finished`` or ``aborted: <error>`` (client gone) to FILE;
 ``/status/<code>[?reason=R]``
     that status (and reason), body ``status <code>``;
 ``/redirect?to=LOCATION``
@@ -28,6 +29,8 @@ Routes (GET unless said otherwise):
     answers ``bye``, then the process exits with code N about 50 ms later;
 ``/head-length``
     a 1234-byte body (a HEAD keeps ``Content-Length: 1234``);
+``/slow-read?delay=S`` (any method)
+    waits S seconds before reading the request body, then answers like the echo;
 anything else, any method
     JSON describing the request: method, raw path with query, headers (in order,
     repeated kept), body length and sha256 (read streaming), argv, cwd, pid and the
@@ -92,18 +95,31 @@ async def send_bytes(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _trace(path: str, line: str) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     chunks = int(request.query.get("chunks", "5"))
     interval = float(request.query.get("interval", "0.5"))
     ctype = request.query.get("type", "text/plain")
+    trace = request.query.get("trace", "")
     response = web.StreamResponse(headers={"Content-Type": ctype})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    for i in range(chunks):
-        await response.write(f"chunk {i} at {time.monotonic():.3f}\n".encode())
-        if i < chunks - 1:
-            await asyncio.sleep(interval)
-    await response.write_eof()
+    _trace(trace, "started")
+    try:
+        for i in range(chunks):
+            await response.write(f"chunk {i} at {time.monotonic():.3f}\n".encode())
+            if i < chunks - 1:
+                await asyncio.sleep(interval)
+        await response.write_eof()
+    except (OSError, asyncio.CancelledError) as e:
+        _trace(trace, f"aborted: {e!r}")
+        raise
+    _trace(trace, "finished")
     return response
 
 
@@ -146,6 +162,11 @@ async def head_length(request: web.Request) -> web.Response:
     return web.Response(body=b"h" * 1234, content_type="text/plain")
 
 
+async def slow_read(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("delay", "1")))
+    return await echo(request)
+
+
 def make_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/bytes", send_bytes)
@@ -156,6 +177,7 @@ def make_app() -> web.Application:
     app.router.add_get("/set-headers", set_headers)
     app.router.add_get("/exit", exit_)
     app.router.add_get("/head-length", head_length)
+    app.router.add_route("*", "/slow-read", slow_read)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

@@ -323,7 +323,7 @@ class JupyterServer:
                     break
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"jupyter_server not ready after {START_TIMEOUT} s; log:\n{self.log()}"
+                    f"jupyter_server not ready after {START_TIMEOUT} s; log:\n{self.log_tail()}"
                 )
             time.sleep(0.1)
         if EXTENSION_LOADED not in self.log():
@@ -340,6 +340,9 @@ class JupyterServer:
             return self.log_file.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def log_tail(self, lines: int = 200) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def record(self, name: str) -> Path:
         """The ``--record`` file of the app ``name`` (see ``rec()`` in the config)."""
@@ -428,22 +431,18 @@ class JupyterServer:
         except psutil.NoSuchProcess:
             return []
 
-    def leftovers(self) -> list[str]:
-        """Live processes that belong to this server: marker in env or workdir in cmdline."""
+    def own_processes(self) -> list[tuple[psutil.Process, str]]:
+        """Live processes of this server (marker in env or workdir in cmdline), not itself."""
         found = []
-        me = os.getpid()
-        for p in psutil.process_iter(["pid", "cmdline", "status"]):
-            if p.pid == me or p.info["status"] == psutil.STATUS_ZOMBIE:
+        for p in psutil.process_iter(["cmdline", "status"]):
+            if p.pid == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
-            if self.proc is not None and p.pid == self.proc.pid and self.proc.poll() is None:
+            if self.proc is not None and p.pid == self.proc.pid:
                 continue
             cmdline = " ".join(p.info["cmdline"] or [])
-            try:
-                mine = str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker
-            except psutil.Error:
-                continue
-            if mine:
-                found.append(f"pid {p.pid}: {cmdline}")
+            with contextlib.suppress(psutil.Error):
+                if str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker:
+                    found.append((p, cmdline))
         return found
 
     def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int | None:
@@ -478,26 +477,17 @@ class JupyterServer:
             self._log_handle.close()
             self._log_handle = None
         deadline = time.monotonic() + LEFTOVER_GRACE
-        while (left := self.leftovers()) and time.monotonic() < deadline:
+        while (left := self.own_processes()) and time.monotonic() < deadline:
             time.sleep(0.1)
         if left:
             problems.append(
-                f"processes outlived the Jupyter server in {self.workdir}:\n  " + "\n  ".join(left)
+                f"processes outlived the Jupyter server in {self.workdir} (now SIGKILLed):\n  "
+                + "\n  ".join(f"pid {p.pid}: {cmdline}" for p, cmdline in left)
             )
-            kill_leftovers(self)
+            for p, _ in left:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
         return problems
-
-
-def kill_leftovers(server: JupyterServer) -> None:
-    for p in psutil.process_iter():
-        try:
-            if p.pid != os.getpid() and (
-                str(server.workdir) in " ".join(p.cmdline())
-                or p.environ().get(MARKER_ENV) == server.marker
-            ):
-                p.kill()
-        except psutil.Error:
-            pass
 
 
 @contextlib.contextmanager
@@ -509,7 +499,7 @@ def running_server(workdir: Path, config_body: str, **kwargs: Any) -> Iterator[J
     finally:
         problems = server.finalize()
         if problems:
-            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log()}")
+            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log_tail()}")
 
 
 # ------------------------------------------------------------------------ backends
@@ -615,6 +605,7 @@ c.ServerProxy.servers = {
     "mapfn": {"command": echo("mapfn"), "mappath": map_callable},
     "workdir": {"command": echo("workdir"), "cwd": WORKDIR},
     "sock": {"command": sock_cmd("sock"), "unix_socket": True, "environment": SOCK_ENV},
+    "sockrestart": {"command": sock_cmd("sockrestart"), "unix_socket": True},
     "sockpath": {"command": sock_cmd("sockpath"), "unix_socket": SOCKPATH, "environment": SOCK_ENV},
     "fixedport": {"command": echo("fixedport"), "port": FIXED_PORT},
     "prestarted": {"port": PRESTARTED_PORT},
@@ -623,6 +614,7 @@ c.ServerProxy.servers = {
     "slow": {"command": echo("slow", "--start-delay", "1.5"), "timeout": 10},
     "neverready": {"command": [PY, NEVER, "--port", "{port}", "--record", rec("neverready")],
                    "timeout": 1},
+    "neverdefault": {"command": [PY, NEVER, "--record", rec("neverdefault")]},
     "crasher": {"command": [PY, CRASH, "--code", "3", "--record", rec("crasher")]},
     "flappy": {"command": [PY, CRASH, "--code", "3", "--record", rec("flappy")]},
     "restart0": {"command": echo("restart0")},
@@ -632,6 +624,7 @@ c.ServerProxy.servers = {
     "noactivity": {"command": echo("noactivity"), "update_last_activity": False},
     "quiet": {"command": echo("quiet"), "exclude_last_activity_patterns": [".*heartbeat.*"]},
     "rewrite": {"command": echo("rewrite"), "rewrite_response": [rewrite_body, rewrite_status]},
+    "rewrite1": {"command": echo("rewrite1"), "rewrite_response": rewrite_body},
     "authprobe": {"command": echo("authprobe")},
     "launcher": {
         "command": echo("launcher"),
@@ -653,6 +646,8 @@ def standard_variables(workdir: Path) -> dict[str, Any]:
         "DEAD_PORT": free_port(),
     }
 
+
+SHARED_ENV = {"ECHO_INHERITED": "from-jupyter", "ECHO_STATIC": "overridden-by-config"}
 
 PREFIXED_BASE_URL = "/jh/user/"
 

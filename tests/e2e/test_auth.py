@@ -10,14 +10,12 @@ OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _send(server: JupyterServer, method: str, how: str, path: str):
-    if how == "no token":
-        return server.request(method, path, body=b"{}" if method != "GET" else None, auth=False)
-    if how == "wrong token header":
-        return server.request(method, path, body=b"{}" if method != "GET" else None, auth="x" * 32)
-    sep = "&" if "?" in path else "?"
-    return server.request(
-        method, f"{path}{sep}token={'y' * 32}", body=b"{}" if method != "GET" else None, auth=False
-    )
+    """Send ``method path`` without a valid token, in the way ``how`` says."""
+    if how == "wrong token query":
+        path += ("&" if "?" in path else "?") + "token=" + "y" * 32
+    auth = "x" * 32 if how == "wrong token header" else False
+    body = None if method in ("GET", "HEAD") else b"{}"
+    return server.request(method, path, body=body, auth=auth)
 
 
 HOWS = ["no token", "wrong token header", "wrong token query"]
@@ -28,7 +26,7 @@ def test_unauthenticated_get_redirects_to_login_or_403(
     shared_server: JupyterServer, how: str
 ) -> None:
     """Without a valid token GET/HEAD get a 302 to the login page or a 403; no app start."""
-    for path in ["authprobe/", "authprobe/some/page?x=1"]:
+    for path in ["authprobe", "authprobe/", "authprobe/some/page?x=1"]:
         for method in ["GET", "HEAD"]:
             r = _send(shared_server, method, how, path)
             assert r.status in (302, 403), (method, path, r)

@@ -17,6 +17,14 @@ def test_environment_templates_are_expanded(any_server: JupyterServer) -> None:
     assert env["ECHO_STATIC"] == "static-value"
 
 
+def test_app_inherits_jupyters_environment(shared_server: JupyterServer) -> None:
+    """The app gets Jupyter's own environment too; the config's environment wins on clashes."""
+    env = shared_server.echo("echo/env")["env"]
+    assert env["ECHO_INHERITED"] == "from-jupyter"
+    assert env["ECHO_STATIC"] == "static-value"
+    assert shared_server.echo("fixedport/env")["env"]["ECHO_STATIC"] == "overridden-by-config"
+
+
 def test_command_gets_a_free_port(shared_server: JupyterServer) -> None:
     """Without a port in the config the app is given a real port to listen on."""
     info = shared_server.echo("echo/port")

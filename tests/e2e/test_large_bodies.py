@@ -84,6 +84,50 @@ def test_download_1gib_in_bounded_memory(warm_echo: JupyterServer) -> None:
     assert rss.growth < MAX_GROWTH, rss.report("download", seconds)
 
 
+def test_download_to_a_stalled_client_in_bounded_memory(warm_echo: JupyterServer) -> None:
+    """A client that stops reading a 1 GiB download for 2 s does not make Jupyter buffer it."""
+    server = warm_echo
+    assert server.proc is not None
+    with RssSampler(server.proc.pid) as rss:
+        start = time.monotonic()
+        conn, resp = server.open("GET", f"echo/bytes?n={GIB}", timeout=120)
+        try:
+            assert resp.status == 200
+            received = len(resp.read1(MIB))
+            time.sleep(2)  # the app can produce far more than 100 MiB meanwhile
+            stalled_growth = rss.growth
+            while chunk := resp.read1(4 * MIB):
+                received += len(chunk)
+        finally:
+            conn.close()
+        seconds = time.monotonic() - start
+    print(
+        rss.report("stalled download", seconds),
+        f"(growth while stalled {stalled_growth / MIB:.1f} MiB)",
+    )
+    assert received == GIB
+    assert rss.growth < MAX_GROWTH, rss.report("stalled download", seconds)
+
+
+def test_upload_to_a_slow_reading_app_in_bounded_memory(warm_echo: JupyterServer) -> None:
+    """An app that reads its 1 GiB upload only after 2 s does not make Jupyter buffer it."""
+    server = warm_echo
+    assert server.proc is not None
+    digest = hashlib.sha256()
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(GIB)}
+    with RssSampler(server.proc.pid) as rss:
+        start = time.monotonic()
+        r = server.request(
+            "PUT", "echo/slow-read?delay=2", body=_body(GIB, digest), headers=headers, timeout=120
+        )
+        seconds = time.monotonic() - start
+    print(rss.report("upload to a slow reader", seconds))
+    assert r.status == 200, r
+    info = r.json()
+    assert (info["body_length"], info["body_sha256"]) == (GIB, digest.hexdigest())
+    assert rss.growth < MAX_GROWTH, rss.report("upload to a slow reader", seconds)
+
+
 def _body(total: int, digest: hashlib._Hash) -> Iterator[bytes]:
     block = os.urandom(MIB)
     for i in range(total // MIB):

@@ -12,6 +12,12 @@ import pytest
 from e2e.support import JupyterServer, pid_alive, wait_until
 
 
+def _message(r) -> str:
+    """The error page's explanation (its first paragraph), for assertion messages."""
+    match = re.search(r"<p>(.*?)</p>", r.text, re.S)
+    return f"{r.status} Retry-After={r.header('Retry-After')!r}: " + (match[1] if match else r.text)
+
+
 def _assert_error_page(r) -> None:
     assert (r.header("Content-Type") or "").startswith("text/html"), r
     assert r.header("X-Content-Type-Options") == "nosniff", r
@@ -37,6 +43,14 @@ def test_start_timeout_gives_504_with_output(shared_server: JupyterServer) -> No
     pids = shared_server.spawns("neverready")
     assert pids, "never_ready.py was not started"
     wait_until(lambda: not any(map(pid_alive, pids)), 10, "the unready app to be killed")
+
+
+def test_default_start_timeout_is_5_seconds(shared_server: JupyterServer) -> None:
+    """Without a timeout key an app gets 5 s to become ready, then a 504."""
+    r = shared_server.get("neverdefault/x", timeout=60)
+    print(f"504 after {r.elapsed:.2f} s")
+    assert r.status == 504, r
+    assert 4.5 <= r.elapsed < 10, r.elapsed
 
 
 def test_exit_during_start_gives_503_with_escaped_output(shared_server: JupyterServer) -> None:
@@ -83,18 +97,19 @@ def test_crash_loop_backs_off(shared_server: JupyterServer) -> None:
     """An app that always exits at once is not respawned per request: 503 + Retry-After."""
     responses = []
     start = time.monotonic()
-    for _ in range(15):
+    for i in range(15):  # spread over about 2 s
+        time.sleep(max(0.0, start + i * 2 / 14 - time.monotonic()))
         responses.append(shared_server.get("flappy/x", timeout=60))
     elapsed = time.monotonic() - start
     spawns = shared_server.spawns("flappy")
     print(f"15 requests in {elapsed:.2f} s, {len(spawns)} spawns")
     assert all(r.status == 503 for r in responses), [r.status for r in responses]
     assert 1 <= len(spawns) <= 5, spawns
-    last = responses[-1]
-    assert last.header("Retry-After"), last
-    assert int(last.header("Retry-After") or "0") > 0, last
-    assert re.search(r"crash|restart", last.text, re.I), last
-    _assert_error_page(last)
+    for i, r in enumerate(responses[7:], start=7):  # the later half: in the crash loop
+        _assert_error_page(r)
+        retry_after = r.header("Retry-After") or ""
+        assert retry_after.isdigit() and int(retry_after) > 0, (i, _message(r))
+        assert re.search(r"crash|restart", r.text, re.I), (i, _message(r))
     time.sleep(2)  # no spinning restarts in the background either
     assert len(shared_server.spawns("flappy")) <= 5, shared_server.spawns("flappy")
 

@@ -48,3 +48,9 @@ def test_head_keeps_content_length(shared_server: JupyterServer) -> None:
     assert r.status == 200, r
     assert r.header("Content-Length") == "1234", r
     assert r.body == b""
+
+
+def test_head_of_a_streamed_download_keeps_content_length(shared_server: JupyterServer) -> None:
+    """A HEAD of a streamed 5 MB download answers its Content-Length and no body."""
+    r = shared_server.request("HEAD", "echo/bytes?n=5000000")
+    assert (r.status, r.header("Content-Length"), r.body) == (200, "5000000", b""), r

@@ -14,6 +14,7 @@ PATHS = [
     "/a%20b/c?q=%2F&empty=&flag",
     "/c%2Fd/e",
     "/deep/er/path/",
+    "/caf%C3%A9?q=%E2%9C%93",
 ]
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
+from urllib.parse import quote
 
 import pytest
 
-from e2e.support import JupyterServer
+from e2e.support import JupyterServer, wait_until
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "text/html", "application/json"])
+def _hang_up(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+    """Close the client side of a connection in the middle of a response."""
+    assert conn.sock is not None
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    resp.close()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "ctype", ["text/plain", "text/html", "application/json", "text/event-stream"]
+)
 def test_chunks_reach_the_client_as_they_are_produced(
     shared_server: JupyterServer, ctype: str
 ) -> None:
@@ -36,16 +48,31 @@ def test_chunks_reach_the_client_as_they_are_produced(
 
 def test_client_disconnect_mid_stream_leaves_server_working(shared_server: JupyterServer) -> None:
     """A client that hangs up in the middle of a long stream does not break the proxy."""
-    for _ in range(3):
-        conn, resp = shared_server.open("GET", "echo/stream?chunks=40&interval=0.25")
+    traces = []
+    for i in range(3):
+        trace = shared_server.workdir / f"stream-trace-{i}.txt"
+        traces.append(trace)
+        conn, resp = shared_server.open(
+            "GET", f"echo/stream?chunks=40&interval=0.25&trace={quote(str(trace), safe='')}"
+        )
         assert resp.status == 200
         assert resp.read1(65536).startswith(b"chunk 0")
-        assert conn.sock is not None
-        conn.sock.shutdown(socket.SHUT_RDWR)
-        resp.close()
-        conn.close()
-    time.sleep(0.5)  # the proxy sees the hang-up only on its next write
+        _hang_up(conn, resp)
     info = shared_server.echo("echo/after-disconnect")
     assert info["path"] == "/after-disconnect"
     assert shared_server.status()["started"]
     assert shared_server.proc is not None and shared_server.proc.poll() is None
+    # the hang-up reaches the app: its stream ends long before its 10 s
+    for trace in traces:
+        wait_until(lambda t=trace: "aborted" in t.read_text(), 5, f"'aborted' in {trace}")
+
+
+def test_client_disconnect_mid_download_leaves_server_working(shared_server: JupyterServer) -> None:
+    """A client that hangs up early in a 1 GiB download leaves the proxy working."""
+    for _ in range(3):
+        conn, resp = shared_server.open("GET", f"echo/bytes?n={1 << 30}")
+        assert resp.status == 200
+        assert len(resp.read1(1 << 20)) > 0
+        _hang_up(conn, resp)
+    info = shared_server.echo("echo/after-download-disconnect")
+    assert info["path"] == "/after-download-disconnect"

@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import psutil
+
 from e2e.support import ECHO, JupyterServer, backend, unix_listening, wait_until
 
 SOCK_CONFIG = """
@@ -35,7 +37,7 @@ def test_unix_socket_true_uses_a_private_directory(shared_server: JupyterServer)
     assert mode == 0o700, oct(mode)
     argv = info["argv"]
     assert argv[argv.index("--port") + 1] == "0"
-    assert info["env"] == {"ECHO_SOCK": path, "ECHO_PORT": "0"}
+    assert (info["env"]["ECHO_SOCK"], info["env"]["ECHO_PORT"]) == (path, "0")
 
 
 def test_unix_socket_path_string_is_used(shared_server: JupyterServer) -> None:
@@ -43,6 +45,20 @@ def test_unix_socket_path_string_is_used(shared_server: JupyterServer) -> None:
     info = shared_server.echo("sockpath/x")
     assert _socket_arg(info) == shared_server.vars["SOCKPATH"]
     assert info["env"]["ECHO_PORT"] == "0"
+
+
+def test_restarted_app_gets_a_fresh_socket_directory(shared_server: JupyterServer) -> None:
+    """After the app exits, its private socket directory is removed; the restart gets a new one."""
+    first = shared_server.echo("sockrestart/")
+    old_dir = Path(_socket_arg(first)).parent
+    r = shared_server.get("sockrestart/exit?code=0")
+    assert (r.status, r.body) == (200, b"bye"), r
+    wait_until(lambda: not psutil.pid_exists(first["pid"]), 10, "the app to exit and be reaped")
+    second = shared_server.echo("sockrestart/again", timeout=60)
+    assert second["pid"] != first["pid"]
+    new_dir = Path(_socket_arg(second)).parent
+    assert stat.S_IMODE(new_dir.stat().st_mode) == 0o700
+    assert not old_dir.exists(), f"{old_dir} of the stopped app is still there"
 
 
 def test_prestarted_unix_socket_server_is_proxied(shared_server: JupyterServer) -> None:
