@@ -535,7 +535,21 @@ def unix_listening(path: str) -> bool:
 
 # ---------------------------------------------------------------- standard configs
 
-STANDARD_CONFIG = r"""
+#: The echo servers both standard configs have (one with templated environment, one absolute).
+ECHO_SERVERS = """    "echo": {
+        "command": echo("echo"),
+        "environment": {
+            "ECHO_PORT": "{port}",
+            "ECHO_BASE": "{base_url}",
+            "ECHO_SOCK": "[{unix_socket}]",
+            "ECHO_STATIC": "static-value",
+        },
+    },
+    "echoabs": {"command": echo("echoabs"), "absolute_url": True},
+"""
+
+STANDARD_CONFIG = (
+    r"""
 import os
 
 os.makedirs(WORKDIR, exist_ok=True)
@@ -581,17 +595,9 @@ def sock_cmd(name):
 SOCK_ENV = {"ECHO_SOCK": "{unix_socket}", "ECHO_PORT": "{port}"}
 
 c.ServerProxy.servers = {
-    "echo": {
-        "command": echo("echo"),
-        "environment": {
-            "ECHO_PORT": "{port}",
-            "ECHO_BASE": "{base_url}",
-            "ECHO_SOCK": "[{unix_socket}]",
-            "ECHO_STATIC": "static-value",
-        },
-    },
-    "echoabs": {"command": echo("echoabs"), "absolute_url": True},
-    "cmdfn": {"command": cmd_callable, "environment": env_callable},
+"""
+    + ECHO_SERVERS
+    + r"""    "cmdfn": {"command": cmd_callable, "environment": env_callable},
     "envnoargs": {"command": echo("envnoargs"), "environment": env_noargs},
     "hdr": {
         "command": echo("hdr"),
@@ -634,6 +640,7 @@ c.ServerProxy.servers = {
     "rawsock": {"command": echo("rawsock"), "raw_socket_proxy": True},
 }
 """
+)
 
 
 def standard_variables(workdir: Path) -> dict[str, Any]:
@@ -651,20 +658,14 @@ SHARED_ENV = {"ECHO_INHERITED": "from-jupyter", "ECHO_STATIC": "overridden-by-co
 
 PREFIXED_BASE_URL = "/jh/user/"
 
-PREFIXED_CONFIG = """
+PREFIXED_CONFIG = (
+    """
 c.ServerProxy.servers = {
-    "echo": {
-        "command": echo("echo"),
-        "environment": {
-            "ECHO_PORT": "{port}",
-            "ECHO_BASE": "{base_url}",
-            "ECHO_SOCK": "[{unix_socket}]",
-            "ECHO_STATIC": "static-value",
-        },
-    },
-    "echoabs": {"command": echo("echoabs"), "absolute_url": True},
-}
 """
+    + ECHO_SERVERS
+    + """}
+"""
+)
 
 
 def app_port(info: Mapping[str, Any]) -> int:

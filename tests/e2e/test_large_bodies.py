@@ -63,21 +63,29 @@ def warm_echo(shared_server: JupyterServer) -> JupyterServer:
     return shared_server
 
 
+def _download(server: JupyterServer, rss: RssSampler, stall: float = 0.0) -> tuple[int, float]:
+    """Read 1 GiB, pausing ``stall`` s after the first MiB; return bytes and RSS growth then."""
+    conn, resp = server.open("GET", f"echo/bytes?n={GIB}", timeout=120)
+    try:
+        assert resp.status == 200
+        assert resp.getheader("Content-Length") in (None, str(GIB))
+        received = len(resp.read1(MIB))
+        time.sleep(stall)  # the app can produce far more than 100 MiB meanwhile
+        stalled_growth = rss.growth
+        while chunk := resp.read1(4 * MIB):
+            received += len(chunk)
+    finally:
+        conn.close()
+    return received, stalled_growth
+
+
 def test_download_1gib_in_bounded_memory(warm_echo: JupyterServer) -> None:
     """A 1 GiB download arrives complete while Jupyter's RSS grows by < 100 MiB."""
     server = warm_echo
     assert server.proc is not None
     with RssSampler(server.proc.pid) as rss:
         start = time.monotonic()
-        conn, resp = server.open("GET", f"echo/bytes?n={GIB}", timeout=120)
-        try:
-            assert resp.status == 200
-            assert resp.getheader("Content-Length") in (None, str(GIB))
-            received = 0
-            while chunk := resp.read1(4 * MIB):
-                received += len(chunk)
-        finally:
-            conn.close()
+        received, _ = _download(server, rss)
         seconds = time.monotonic() - start
     print(rss.report("download", seconds))
     assert received == GIB
@@ -90,16 +98,7 @@ def test_download_to_a_stalled_client_in_bounded_memory(warm_echo: JupyterServer
     assert server.proc is not None
     with RssSampler(server.proc.pid) as rss:
         start = time.monotonic()
-        conn, resp = server.open("GET", f"echo/bytes?n={GIB}", timeout=120)
-        try:
-            assert resp.status == 200
-            received = len(resp.read1(MIB))
-            time.sleep(2)  # the app can produce far more than 100 MiB meanwhile
-            stalled_growth = rss.growth
-            while chunk := resp.read1(4 * MIB):
-                received += len(chunk)
-        finally:
-            conn.close()
+        received, stalled_growth = _download(server, rss, stall=2.0)
         seconds = time.monotonic() - start
     print(
         rss.report("stalled download", seconds),
