@@ -15,21 +15,16 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 from tornado.iostream import StreamClosedError
 
-from ..endpoint import Endpoint
 from ..proxy.body import BodyChannel
 from ..proxy.errors import UpstreamError
 from ..proxy.http import Rewriting, UpstreamRequest, forward
-from ..proxy.rewrite import Headers, app_origins, map_path, request_headers, rewrite_location
-from ..spec.model import ServerSpec
-from ..spec.templates import resolve_mapping
-from ..supervisor.errors import AppUnavailable
+from ..proxy.rewrite import Headers
+from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
-from .context import ProxyContext
-from .errorpage import render_error_page
+from .base import AppHandlerMixin, UpstreamRoute
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
 
@@ -55,11 +50,11 @@ class _HandlerSink:
 
 
 @web.stream_request_body
-class AppProxyHandler(JupyterHandler):
+class AppProxyHandler(AppHandlerMixin, JupyterHandler):
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
-    def initialize(self, spec: ServerSpec, context: ProxyContext) -> None:  # type: ignore[override]
-        self.spec, self.context = spec, context
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
         self._sink = _HandlerSink(self)
         self._body: BodyChannel | None = None
         self._upstream: asyncio.Task[None] | None = None
@@ -82,25 +77,23 @@ class AppProxyHandler(JupyterHandler):
             return
         if self.spec.raw_socket_proxy:
             msg = f"{self.spec.name} is a raw socket server: connect to it with a websocket."
-            self._send_error_page(405, "Method not allowed", msg)
+            self.send_error_page(405, "Method not allowed", msg)
             return
         self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]
-        prefix = url_path_join(self.base_url, self.spec.name)
-        path = self.request.path
-        if path == prefix:
+        if self.request.path == self.prefix:
             query = self.request.query
-            self.redirect(prefix + "/" + (f"?{query}" if query else ""), permanent=False)
+            self.redirect(self.prefix + "/" + (f"?{query}" if query else ""), permanent=False)
+            return
+        endpoint = await self.app_endpoint()
+        if endpoint is None or self._client_gone:
             return
         try:
-            endpoint = await self.context.registry.endpoint_for(self.spec.name)
-        except AppUnavailable as e:
-            self._send_error_page(e.status, "App unavailable", e.message, e.log_tail, e.retry_after)
+            route = self.upstream_route(endpoint)
+        except AppConfigError as e:
+            self.send_error_page(e.status, "App misconfigured", e.message)
             return
-        if self._client_gone:
-            return
-        if self.spec.counts_as_activity(path):
-            self.settings["api_last_activity"] = _utcnow()
-        self._start_upstream(endpoint, prefix, path[len(prefix) :])
+        self.record_activity()
+        self._start_upstream(route)
 
     async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
         if self._body is not None:
@@ -114,12 +107,10 @@ class AppProxyHandler(JupyterHandler):
             return
         try:
             await self._upstream
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, StreamClosedError):
             self._abort()
         except UpstreamError as e:
             self._upstream_failed(e)
-        except StreamClosedError:
-            self._abort()
 
     get = head = post = put = patch = delete = options = _proxy
 
@@ -131,50 +122,33 @@ class AppProxyHandler(JupyterHandler):
             self._body.close()
 
     # -- helpers ---------------------------------------------------------------
-    def _start_upstream(self, endpoint: Endpoint, prefix: str, rest: str) -> None:
-        spec = self.spec
-        values = {
-            "port": endpoint.port,
-            "unix_socket": endpoint.unix_socket,
-            "base_url": self.base_url,
-        }
-        mapped = map_path(rest, spec.mappath)  # type: ignore[arg-type]
-        target = prefix + mapped if spec.absolute_url else mapped
-        query = self.request.query
-        req = self.request
-        headers = request_headers(
-            req.headers.get_all(),
-            proto=req.protocol,
-            host=req.host,
-            client_ip=req.remote_ip or "",
-            prefix=prefix,
-            override=resolve_mapping(spec.request_headers_override, values),
-        )
+    def _start_upstream(self, route: UpstreamRoute) -> None:
+        spec, req = self.spec, self.request
         if _has_body(req.headers):
             self._body = BodyChannel()
-        origins = app_origins(endpoint.host, endpoint.port)
         upstream = UpstreamRequest(
             app=spec.name,
-            endpoint=endpoint,
+            endpoint=route.endpoint,
             method=req.method or "GET",
-            target=f"{target}?{query}" if query else target,
-            headers=headers,
+            target=route.target,
+            headers=route.headers,
             body=self._body,
-            location=lambda v: rewrite_location(
-                v, app_origins=origins, prefix=prefix, absolute_url=spec.absolute_url
-            ),
+            location=route.location,
         )
         rewriting = None
         if spec.rewrite_response:
-            rewriting = Rewriting(
-                spec.rewrite_response,
-                {"request": req, "host": endpoint.host, "port": endpoint.port, "path": target},
-                self.context.rewrite_max_bytes,
-            )
-        session = self.context.pool.session(endpoint)
+            arguments = {
+                "request": req,
+                "host": route.endpoint.host,
+                "port": route.endpoint.port,
+                "path": route.target.split("?", 1)[0],
+            }
+            rewriting = Rewriting(spec.rewrite_response, arguments, self.context.rewrite_max_bytes)
+        session = self.context.pool.session(route.endpoint)
         task = spawn(forward(session, upstream, self._sink, rewriting), name=f"proxy {spec.name}")
-        if self._body is not None:
-            task.add_done_callback(lambda _: self._body and self._body.close())
+        body = self._body
+        if body is not None:
+            task.add_done_callback(lambda _: body.close())  # unblock a put() nobody will read
         self._upstream = task
 
     def _refuse_anonymous(self) -> None:
@@ -183,7 +157,7 @@ class AppProxyHandler(JupyterHandler):
             nxt = self.request.full_url() if urlsplit(url).scheme else self.request.uri
             self.redirect(url + ("&" if "?" in url else "?") + urlencode({"next": nxt}))
         else:
-            self._send_error_page(403, "Forbidden", "Authentication is required.")
+            self.send_error_page(403, "Forbidden", "Authentication is required.")
 
     def _upstream_failed(self, error: UpstreamError) -> None:
         if self._sink.started:
@@ -191,32 +165,8 @@ class AppProxyHandler(JupyterHandler):
             self._abort()
             return
         self.log.warning("[%s] %s", self.spec.name, error.message)
-        self._send_error_page(
-            error.status, "Bad gateway" if error.status == 502 else "Gateway timeout", error.message
-        )
-
-    def _send_error_page(
-        self,
-        status: int,
-        title: str,
-        message: str,
-        log_tail: list[Any] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.clear()
-        self.set_status(status)
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Cache-Control", "no-store")
-        if retry_after is not None:
-            self.set_header("Retry-After", str(max(1, round(retry_after))))
-        self.finish(render_error_page(status, title, message, log_tail or []))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        reason = self._reason or httputil.responses.get(status_code, "Error")
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish(render_error_page(status_code, reason, reason))
+        title = "Gateway timeout" if error.status == 504 else "Bad gateway"
+        self.send_error_page(error.status, title, error.message)
 
     def _abort(self) -> None:
         """Past the point of no return: drop the connection so the client sees a cut."""
@@ -227,9 +177,3 @@ class AppProxyHandler(JupyterHandler):
 
 def _has_body(headers: httputil.HTTPHeaders) -> bool:
     return "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
-
-
-def _utcnow() -> Any:
-    from jupyter_server._tz import utcnow
-
-    return utcnow()
