@@ -41,8 +41,17 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             log_lines=config.log_buffer_lines,
             on_change=self._on_state_change,
         )
-        context = ProxyContext(self.registry, self.pool, config.rewrite_response_max_bytes)
-        self.handlers.extend(make_routes(specs, context))
+        context = ProxyContext(
+            self.registry,
+            self.pool,
+            rewrite_max_bytes=config.rewrite_response_max_bytes,
+            websocket_max_message_size=config.websocket_max_message_size,
+        )
+        # Rules with our own matchers (websocket vs HTTP), so added here rather than via
+        # self.handlers, whose patterns ExtensionApp expects to be plain strings.
+        self.serverapp.web_app.add_handlers(
+            ".*$", make_routes(self.serverapp.base_url, specs, context)
+        )
         atexit.register(self.registry.kill_all_now)
         names = ", ".join(sorted(specs)) or "none"
         self.log.info("jupyter-app-proxy: serving %d app(s): %s", len(specs), names)

@@ -13,3 +13,4 @@ class ProxyContext:
     registry: Registry
     pool: UpstreamPool
     rewrite_max_bytes: int = 64 * 1024 * 1024
+    websocket_max_message_size: int = 1024 * 1024 * 1024

@@ -48,6 +48,7 @@ class ServerSpec:
     update_last_activity: bool = True
     exclude_last_activity_patterns: tuple[re.Pattern[str], ...] = ()
     raw_socket_proxy: bool = False
+    websocket_max_message_size: int = 0  # 0: ServerProxy.websocket_max_message_size
     rewrite_response: tuple[Callable[..., Any], ...] = ()
     source: str = "config"
 

@@ -136,6 +136,14 @@ def _callables(name: str, value: object) -> tuple[Callable[..., Any], ...]:
     return funcs  # type: ignore[return-value]
 
 
+def _message_size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SpecError(
+            name, "websocket_max_message_size", f"must be a positive number of bytes, not {value!r}"
+        )
+    return value
+
+
 def _cwd(name: str, value: object) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return value
@@ -163,6 +171,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "exclude_last_activity_patterns": _patterns,
     "raw_socket_proxy": lambda n, v: _bool(n, "raw_socket_proxy", v),
     "rewrite_response": _callables,
+    "websocket_max_message_size": _message_size,
 }
 
 

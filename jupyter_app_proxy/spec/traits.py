@@ -31,6 +31,12 @@ class ServerProxy(Configurable):  # type: ignore[misc]
         1000, help="Lines of each app's recent stdout/stderr kept in memory."
     ).tag(config=True)
 
+    websocket_max_message_size = Int(
+        1024 * 1024 * 1024,
+        help="Largest websocket message relayed in either direction (bytes); servers may set "
+        "their own with the websocket_max_message_size key.",
+    ).tag(config=True)
+
     rewrite_response_max_bytes = Int(
         64 * 1024 * 1024,
         help="Largest response body buffered for servers that set rewrite_response.",

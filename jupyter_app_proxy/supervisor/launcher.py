@@ -61,6 +61,17 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def pid_alive(pid: int) -> bool:
+    """False once the process is gone (reaped); a zombie still counts as alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def group_alive(pgid: int) -> bool:
     return signal_group(pgid, 0)
 

@@ -122,9 +122,12 @@ class SupervisedApp:
         Raises :class:`AppUnavailable` (with the status to show) otherwise.
         """
         run = self._run
-        if self._state is ProcessState.RUNNING and run and run.proc.returncode is None:
-            assert self.endpoint is not None
-            return self.endpoint
+        if self._state is ProcessState.RUNNING and run:
+            if run.proc.returncode is None and launcher.pid_alive(run.proc.pid):
+                assert self.endpoint is not None
+                return self.endpoint
+            # Died, and the exit is not processed yet: account for it now, then restart.
+            self._exited(run, await run.proc.wait())
         if self._state is ProcessState.STOPPING:
             raise AppStopping(self.spec.name, f"{self.spec.name} is stopping")
         task = self._start_task
@@ -273,15 +276,20 @@ class SupervisedApp:
     # -- running -----------------------------------------------------------
     async def _watch(self, run: _Run) -> None:
         code = await run.proc.wait()
+        self._exited(run, code)
+        await run.end(self.grace_period)  # idempotent and limited to this run: always safe
+
+    def _exited(self, run: _Run, code: int) -> bool:
+        """Record that a running app ended; False if someone else owns this exit."""
         if self._run is not run or self._state is not ProcessState.RUNNING:
-            return  # a failed start or a stop owns the clean-up
+            return False  # already recorded, or a failed start or a stop owns the clean-up
         self.exit_code = code
         self.log.warning(
             "[%s] exited with code %s; it restarts on the next request", self.spec.name, code
         )
         self.backoff.record_end(run.started_at, self._clock(), reached_running=True)
         self._set_state(ProcessState.EXITED)
-        await run.end(self.grace_period)
+        return True
 
     async def _pump(self, stream: asyncio.StreamReader | None, name: str) -> None:
         if stream is None:

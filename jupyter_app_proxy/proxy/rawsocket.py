@@ -1,0 +1,42 @@
+"""Raw TCP / unix-socket apps behind a websocket (like websockify).
+
+Bytes from the app become binary messages; the handler writes the client's
+messages to the app as bytes. Reads wait for the previous message to be
+sent, and writes wait for ``drain``: flow control both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..endpoint import Endpoint
+from .errors import map_upstream_errors
+from .websocket import ClientLeg
+
+READ_SIZE = 64 * 1024
+
+
+async def open_stream(
+    app: str, endpoint: Endpoint
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to the app's port or socket (errors become :class:`UpstreamError`)."""
+    with map_upstream_errors(app, endpoint.describe()):
+        if endpoint.unix_socket:
+            return await asyncio.open_unix_connection(endpoint.unix_socket)
+        return await asyncio.open_connection(endpoint.host, endpoint.port)
+
+
+async def relay_stream(reader: asyncio.StreamReader, client: ClientLeg) -> None:
+    """Send what the app writes to the client as binary messages, until EOF."""
+    try:
+        while data := await reader.read(READ_SIZE):
+            await client.send(data)
+    except OSError:
+        client.close(1011, "connection to the app failed")
+        return
+    client.close(1000, "the app closed the connection")
+
+
+async def write_to_app(writer: asyncio.StreamWriter, message: str | bytes) -> None:
+    writer.write(message.encode() if isinstance(message, str) else message)
+    await writer.drain()
