@@ -8,6 +8,8 @@
   (many apps, to pay Jupyter's start-up once).
 * ``prefixed_server``: a session-wide server with ``--ServerApp.base_url=/jh/user/``.
 * ``any_server``: parametrized over both, for behaviour that depends on the base URL.
+* ``ws_server``: a session-wide server with :data:`~e2e.support.WEBSOCKET_CONFIG`
+  (websocket and raw socket apps).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from e2e.support import (
     PREFIXED_CONFIG,
     SHARED_ENV,
     STANDARD_CONFIG,
+    WEBSOCKET_CONFIG,
     JupyterServer,
+    free_port,
     running_server,
     standard_variables,
 )
@@ -71,3 +75,11 @@ def any_server(request: pytest.FixtureRequest) -> JupyterServer:
     """The shared server (base_url ``/``) and the prefixed one (``/jh/user/``)."""
     name = "shared_server" if request.param == "root" else "prefixed_server"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """A session-wide server with the websocket apps (see ``WEBSOCKET_CONFIG``)."""
+    workdir = tmp_path_factory.mktemp("websocket")
+    with running_server(workdir, WEBSOCKET_CONFIG, variables={"DEAD_PORT": free_port()}) as server:
+        yield server

@@ -43,10 +43,24 @@ class UpstreamRefused(UpstreamError):
         self.status = status
 
 
-def sendable_close_code(code: int | None) -> int:
-    """A close code that may go on the wire (1000 for none, abnormal or reserved)."""
-    if code is None or code in _RESERVED_CLOSE_CODES or not 1000 <= code <= 4999:
+def close_code_for_client(code: int | None) -> int | None:
+    """What the browser is told when the app's side closed with ``code``.
+
+    No code stays no code; an abnormal end (the app vanished) becomes 1011.
+    """
+    if code is None or code == 1005:
+        return None
+    if code in _RESERVED_CLOSE_CODES or not 1000 <= code <= 4999:
+        return 1011
+    return code
+
+
+def close_code_for_app(code: int | None) -> int:
+    """What the app is told when the browser's side closed with ``code`` (None: no code)."""
+    if code is None or code == 1005:
         return 1000
+    if code in _RESERVED_CLOSE_CODES or not 1000 <= code <= 4999:
+        return 1001  # the browser went away
     return code
 
 
@@ -94,7 +108,7 @@ async def relay_from_app(ws: aiohttp.ClientWebSocketResponse, client: ClientLeg)
         elif msg.type is aiohttp.WSMsgType.PONG:
             continue
         elif msg.type is aiohttp.WSMsgType.CLOSE:
-            client.close(sendable_close_code(msg.data), msg.extra or None)
+            client.close(close_code_for_client(msg.data), msg.extra or None)
             return
         elif msg.type is aiohttp.WSMsgType.ERROR:
             too_big = isinstance(msg.data, aiohttp.WebSocketError) and msg.data.code == 1009
@@ -102,8 +116,8 @@ async def relay_from_app(ws: aiohttp.ClientWebSocketResponse, client: ClientLeg)
                 1009 if too_big else 1011, "the app's message was too big" if too_big else None
             )
             return
-        else:  # CLOSING / CLOSED: the app's connection is gone
-            client.close(sendable_close_code(ws.close_code), None)
+        else:  # CLOSING / CLOSED without a close frame: the app's connection was lost
+            client.close(1011, "the connection to the app was lost")
             return
 
 
@@ -112,4 +126,4 @@ async def close_app(
 ) -> None:
     """Pass the client's close code and reason on to the app."""
     if not ws.closed:
-        await ws.close(code=sendable_close_code(code), message=(reason or "").encode())
+        await ws.close(code=close_code_for_app(code), message=(reason or "").encode())

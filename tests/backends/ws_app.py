@@ -25,14 +25,15 @@ any other websocket upgrade (``.../ws``)
 anything else
     a small ``200`` (so readiness probes succeed).
 
-Events (``--events``), one JSON object a line:
+Events (``--events``), one JSON object a line, each with the raw ``path`` (and query)
+of its websocket request, so a test can pick its own connection's events:
 
-* ``{"event": "open", "path": ..., "headers": [[name, value], ...], "protocol": ...,
-  "compress": ...}`` when a websocket is accepted (``path`` with the query);
+* ``{"event": "open", "headers": [[name, value], ...], "protocol": ..., "compress": ...}``
+  when a websocket is accepted (``protocol`` and ``compress`` as negotiated);
 * ``{"event": "message", "type": "text"|"binary", "length": N}`` for each echo message;
 * ``{"event": "closed", "code": ..., "reason": ...}`` when the client closed;
 * ``{"event": "app-closed", "code": ..., "reason": ...}`` after a ``close:`` message;
-* ``{"event": "gone", "close_code": ...}`` when the connection ended without a close
+* ``{"event": "gone", "type": ..., "close_code": ...}`` when the connection ended without a close
   frame from the client;
 * ``{"event": "flood-done", "count": N}`` once a flood has sent its last message.
 """
@@ -58,7 +59,8 @@ def append_line(path: str, line: str) -> None:
 
 
 def event(request: web.Request, **fields: Any) -> None:
-    append_line(request.app["events"], json.dumps(fields))
+    """Append one event; each names the request's raw path and query as ``path``."""
+    append_line(request.app["events"], json.dumps({"path": request.raw_path, **fields}))
 
 
 def _preferred_protocol(request: web.Request) -> tuple[str, ...]:
@@ -75,7 +77,6 @@ async def echo_ws(request: web.Request) -> web.WebSocketResponse:
     event(
         request,
         event="open",
-        path=request.path_qs,
         headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.raw_headers],
         protocol=ws.ws_protocol,
         compress=ws.compress,
@@ -107,7 +108,7 @@ async def flood_ws(request: web.Request) -> web.WebSocketResponse:
     size = int(request.query.get("size", "1024"))
     ws = web.WebSocketResponse(max_msg_size=0)
     await ws.prepare(request)
-    event(request, event="open", path=request.path_qs, headers=[], protocol=None, compress=False)
+    event(request, event="open", headers=[], protocol=None, compress=False)
     body = (bytes(range(256)) * (size // 256 + 1))[:size]
     for i in range(count):
         await ws.send_bytes(struct.pack(">I", i) + body[4:])

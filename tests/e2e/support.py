@@ -6,13 +6,19 @@ that sets ``c.ServerProxy.servers``. Every process it starts inherits a unique m
 in its environment, so the tests can find whatever outlived the server.
 
 The config file starts with :data:`CONFIG_PREAMBLE`, which gives config bodies the
-names ``PY``, ``BACKENDS``, ``ECHO``, ``CRASH``, ``NEVER``, ``STUBBORN``, ``TMP``,
-``RECORDS`` and the helpers ``rec(name)`` (a record file path) and
-``echo(name, *extra)`` (an echo_app command on ``{port}`` recording its pid).
+names ``PY``, ``BACKENDS``, ``ECHO``, ``CRASH``, ``NEVER``, ``STUBBORN``, ``WS_APP``,
+``TCP_ECHO``, ``TMP``, ``RECORDS`` and the helpers ``rec(name)`` (a record file path),
+``events(name)`` (an events file path), ``echo(name, *extra)`` (an echo_app command on
+``{port}`` recording its pid) and ``ws_app(name, *extra)`` (the same for ws_app, which
+also writes its events file).
+
+Websocket tests use aiohttp as the client: :func:`ws_connect` (an async context
+manager), :func:`ws_refused` (the status of a failed handshake) and :func:`run_async`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import http.client
@@ -24,13 +30,23 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import psutil
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -39,6 +55,8 @@ ECHO = BACKENDS / "echo_app.py"
 CRASH = BACKENDS / "crash_app.py"
 NEVER = BACKENDS / "never_ready.py"
 STUBBORN = BACKENDS / "stubborn_app.py"
+WS_APP = BACKENDS / "ws_app.py"
+TCP_ECHO = BACKENDS / "tcp_echo.py"
 PY = sys.executable
 
 START_TIMEOUT = 60.0
@@ -85,6 +103,61 @@ def read_pids(path: Path) -> list[int]:
         return [int(line) for line in path.read_text().split()]
     except FileNotFoundError:
         return []
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The complete JSON lines of a backend's ``--events`` file (empty if none)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
+# ------------------------------------------------------------------------ memory
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+class RssSampler:
+    """Samples a process's RSS every 50 ms in a thread; knows the baseline and the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+                self.samples += 1
+            except psutil.Error:
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+    def report(self, what: str, seconds: float) -> str:
+        """A one-line summary; the rate assumes 1 GiB moved in ``seconds``."""
+        return (
+            f"{what}: {GIB / MIB / seconds:.0f} MiB/s ({seconds:.1f} s); jupyter RSS baseline"
+            f" {self.baseline / MIB:.1f} MiB, peak {self.peak / MIB:.1f} MiB, growth"
+            f" {self.growth / MIB:.1f} MiB over {self.samples} samples"
+        )
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -197,6 +270,8 @@ ECHO = {echo!r}
 CRASH = {crash!r}
 NEVER = {never!r}
 STUBBORN = {stubborn!r}
+WS_APP = {ws_app!r}
+TCP_ECHO = {tcp_echo!r}
 TMP = {tmp!r}
 RECORDS = {records!r}
 {variables}
@@ -205,8 +280,17 @@ def rec(name):
     return RECORDS + "/" + name + ".pids"
 
 
+def events(name):
+    return RECORDS + "/" + name + ".events"
+
+
 def echo(name, *extra):
     return [PY, ECHO, "--port", "{{port}}", "--record", rec(name), *extra]
+
+
+def ws_app(name, *extra):
+    return [PY, WS_APP, "--port", "{{port}}", "--record", rec(name), "--events", events(name),
+            *extra]
 
 
 c = get_config()  # noqa: F821
@@ -262,6 +346,8 @@ class JupyterServer:
             crash=str(CRASH),
             never=str(NEVER),
             stubborn=str(STUBBORN),
+            ws_app=str(WS_APP),
+            tcp_echo=str(TCP_ECHO),
             tmp=str(self.workdir),
             records=str(self.records),
             variables=variables,
@@ -350,6 +436,10 @@ class JupyterServer:
 
     def spawns(self, name: str) -> list[int]:
         return read_pids(self.record(name))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """What the app ``name`` wrote to its ``--events`` file (see ``events()`` in the config)."""
+        return read_events(self.records / f"{name}.events")
 
     def _headers(self, headers: Headers | None, auth: bool | str) -> list[tuple[str, str]]:
         items = _header_items(headers)
@@ -500,6 +590,62 @@ def running_server(workdir: Path, config_body: str, **kwargs: Any) -> Iterator[J
         problems = server.finalize()
         if problems:
             raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log_tail()}")
+
+
+# ------------------------------------------------------------------------ websockets
+
+WS_RECEIVE_TIMEOUT = 30.0
+
+
+def run_async(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+    """Run a coroutine on a fresh event loop; fail if it takes longer than ``timeout`` s."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def ws_url(server: JupyterServer, path: str) -> str:
+    assert not path.startswith("/"), "paths are relative to the base_url"
+    return f"ws://127.0.0.1:{server.port}{server.base_url}{path}"
+
+
+@contextlib.asynccontextmanager
+async def ws_connect(
+    server: JupyterServer,
+    path: str,
+    *,
+    auth: bool | str = True,
+    headers: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """Open a websocket to ``{base_url}{path}`` with aiohttp (``auth`` as for ``request``).
+
+    Other keyword arguments go to ``ClientSession.ws_connect``; receives time out after
+    :data:`WS_RECEIVE_TIMEOUT` s unless ``timeout`` says otherwise. A refused upgrade
+    raises ``aiohttp.WSServerHandshakeError`` (its ``status`` is the HTTP status).
+    """
+    items = dict(headers or {})
+    if auth is True:
+        items["Authorization"] = f"token {server.token}"
+    elif isinstance(auth, str):
+        items["Authorization"] = f"token {auth}"
+    kwargs.setdefault(
+        "timeout", aiohttp.ClientWSTimeout(ws_receive=WS_RECEIVE_TIMEOUT, ws_close=10)
+    )
+    url = ws_url(server, path)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, headers=items, **kwargs) as ws,
+    ):
+        yield ws
+
+
+async def ws_refused(server: JupyterServer, path: str, **kwargs: Any) -> int:
+    """Open a websocket that must be refused; return the HTTP status of the failed handshake."""
+    try:
+        async with ws_connect(server, path, **kwargs) as ws:
+            protocol = ws.protocol
+    except aiohttp.WSServerHandshakeError as e:
+        return e.status
+    raise AssertionError(f"the websocket to {path} was accepted (101, protocol {protocol!r})")
 
 
 # ------------------------------------------------------------------------ backends
@@ -658,12 +804,54 @@ SHARED_ENV = {"ECHO_INHERITED": "from-jupyter", "ECHO_STATIC": "overridden-by-co
 
 PREFIXED_BASE_URL = "/jh/user/"
 
+#: The ws_app servers both the websocket config and the prefixed one have.
+WS_SERVERS = """    "ws": {"command": ws_app("ws")},
+    "wsabs": {"command": ws_app("wsabs"), "absolute_url": True},
+"""
+
 PREFIXED_CONFIG = (
     """
 c.ServerProxy.servers = {
 """
     + ECHO_SERVERS
+    + WS_SERVERS
     + """}
+"""
+)
+
+#: Websocket and raw socket apps (``ws_server``); needs the variable ``DEAD_PORT``.
+WEBSOCKET_CONFIG = (
+    r"""
+def ws_sock(name):
+    return [PY, WS_APP, "--unix-socket", "{unix_socket}", "--record", rec(name),
+            "--events", events(name)]
+
+
+def tcp_echo(name, *where):
+    return [PY, TCP_ECHO, *where, "--record", rec(name), "--events", events(name)]
+
+
+c.ServerProxy.servers = {
+"""
+    + WS_SERVERS
+    + r"""    "wsauth": {"command": ws_app("wsauth")},
+    "wsmapped": {"command": ws_app("wsmapped"), "mappath": {"/": "/mapped-ws"}},
+    "wshdr": {
+        "command": ws_app("wshdr"),
+        "request_headers_override": {"X-Override": "from-config", "X-Templated": "base={base_url}"},
+    },
+    "wssock": {"command": ws_sock("wssock"), "unix_socket": True},
+    "wsdead": {"port": DEAD_PORT},
+    "wssmall": {"command": ws_app("wssmall"), "websocket_max_message_size": 1048576},
+    "wskill": {"command": ws_app("wskill")},
+    "raw": {"command": tcp_echo("raw", "--port", "{port}"), "raw_socket_proxy": True},
+    "rawsock": {
+        "command": tcp_echo("rawsock", "--unix-socket", "{unix_socket}"),
+        "raw_socket_proxy": True,
+        "unix_socket": True,
+    },
+    "rawauth": {"command": tcp_echo("rawauth", "--port", "{port}"), "raw_socket_proxy": True},
+}
 """
 )
 

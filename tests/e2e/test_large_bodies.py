@@ -4,57 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from collections.abc import Iterator
 
-import psutil
 import pytest
 
-from e2e.support import JupyterServer
+from e2e.support import GIB, MIB, JupyterServer, RssSampler
 
-GIB = 1 << 30
-MIB = 1 << 20
 MAX_GROWTH = 100 * MIB
-
-
-class RssSampler:
-    """Samples a process's RSS every 50 ms in a thread; knows the baseline and the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-                self.samples += 1
-            except psutil.Error:
-                return
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.baseline
-
-    def report(self, what: str, seconds: float) -> str:
-        return (
-            f"{what}: {GIB / MIB / seconds:.0f} MiB/s ({seconds:.1f} s); jupyter RSS baseline"
-            f" {self.baseline / MIB:.1f} MiB, peak {self.peak / MIB:.1f} MiB, growth"
-            f" {self.growth / MIB:.1f} MiB over {self.samples} samples"
-        )
 
 
 @pytest.fixture
