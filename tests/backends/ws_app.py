@@ -48,14 +48,9 @@ import struct
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from backend_cli import append_line, run_backend
 
 PROTOCOLS = ("app-v2", "app-v1")
-
-
-def append_line(path: str, line: str) -> None:
-    if path:
-        with open(path, "a") as f:
-            f.write(line + "\n")
 
 
 def event(request: web.Request, **fields: Any) -> None:
@@ -146,15 +141,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--unix-socket", default="")
-    parser.add_argument("--record", default="")
-    parser.add_argument("--events", default="")
-    args = parser.parse_args()
-    append_line(args.record, str(os.getpid()))
-    asyncio.run(serve(args))
+    run_backend(__doc__, serve)
 
 
 if __name__ == "__main__":
