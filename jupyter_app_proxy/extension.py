@@ -46,6 +46,8 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             self.pool,
             rewrite_max_bytes=config.rewrite_response_max_bytes,
             websocket_max_message_size=config.websocket_max_message_size,
+            host_allowlist=config.host_allowlist,
+            non_service_rewrite_response=_as_tuple(config.non_service_rewrite_response),
         )
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
         # self.handlers, whose patterns ExtensionApp expects to be plain strings.
@@ -84,6 +86,10 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             await self.registry.stop_all()
         if self.pool is not None:
             await self.pool.close()
+
+
+def _as_tuple(funcs: Any) -> tuple[Any, ...]:
+    return tuple(funcs) if isinstance(funcs, list | tuple) else (funcs,)
 
 
 def extension_points() -> list[dict[str, Any]]:

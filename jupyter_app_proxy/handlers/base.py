@@ -7,6 +7,7 @@ handlers all use it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,16 +21,22 @@ from ..proxy.rewrite import (
     Headers,
     app_origins,
     map_path,
+    replace_headers,
     request_headers,
     rewrite_location,
+    strip_jupyter_credentials,
+    strip_token_param,
     upstream_target,
 )
 from ..spec.model import ServerSpec
 from ..spec.templates import resolve_mapping
 from ..supervisor.errors import AppConfigError, AppUnavailable
+from ..supervisor.launcher import SECRET_ENVIRONMENT
 from ..supervisor.logbuffer import LogLine
 from .context import ProxyContext
 from .errorpage import render_error_page
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 #: Handshake fields the websocket client library sets itself for the app leg.
 WEBSOCKET_HANDSHAKE = frozenset(
@@ -67,7 +74,12 @@ class AppHandlerMixin:
 
     @property
     def prefix(self) -> str:
+        """The URL path the route consumed (no trailing slash)."""
         return str(url_path_join(self.base_url, self.spec.name))
+
+    def resolve_target(self) -> bool:
+        """Decide which app this request is for; False after sending an error page."""
+        return True
 
     async def app_endpoint(self) -> Endpoint | None:
         """The app's endpoint (started if needed), or None after sending an error page."""
@@ -76,6 +88,24 @@ class AppHandlerMixin:
         except AppUnavailable as e:
             self.send_error_page(e.status, "App unavailable", e.message, e.log_tail, e.retry_after)
             return None
+
+    def refuse_cross_site(self) -> bool:
+        """Refuse a cookie-authenticated unsafe request from another site (403); True if refused.
+
+        Token-authenticated requests (scripts, API clients) and same-origin ones
+        pass, as do servers with ``allow_cross_site_requests``.
+        """
+        handler: Any = self
+        if self.request.method not in UNSAFE_METHODS or self.spec.allow_cross_site_requests:
+            return False
+        if handler.token_authenticated:
+            return False
+        cross_site = self.request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site"
+        if not cross_site and handler.check_origin():
+            return False
+        msg = "Cross-site requests to apps are refused; send them from the app's own pages."
+        self.send_error_page(403, "Forbidden", msg)
+        return True
 
     def upstream_route(
         self, endpoint: Endpoint, drop: frozenset[str] = frozenset()
@@ -100,6 +130,13 @@ class AppHandlerMixin:
             )
             raise AppConfigError(spec.name, msg) from e
         incoming = [(k, v) for k, v in req.headers.get_all() if k.lower() not in drop]
+        query = req.query
+        if not spec.forward_jupyter_credentials:
+            tokens = self._jupyter_tokens()
+            incoming = strip_jupyter_credentials(
+                incoming, cookie_names=self._jupyter_cookie_names(), tokens=tokens
+            )
+            query = strip_token_param(query, tokens)
         headers = request_headers(
             incoming,
             proto=req.protocol,
@@ -108,6 +145,8 @@ class AppHandlerMixin:
             prefix=prefix,
             override=override,
         )
+        if spec.identity_header:
+            headers = replace_headers(headers, self._identity(spec.identity_header))
         origins = app_origins(endpoint.host, endpoint.port)
 
         def location(value: str) -> str:
@@ -115,8 +154,36 @@ class AppHandlerMixin:
                 value, app_origins=origins, prefix=prefix, absolute_url=spec.absolute_url
             )
 
-        target = upstream_target(prefix, mapped, req.query, absolute_url=spec.absolute_url)
+        target = upstream_target(prefix, mapped, query, absolute_url=spec.absolute_url)
         return UpstreamRoute(endpoint, prefix, target, headers, location)
+
+    def _jupyter_tokens(self) -> set[str]:
+        """Every secret that authenticates to Jupyter (or the Hub) that this request may carry."""
+        handler: Any = self
+        tokens = {handler.token or "", *(os.environ.get(k, "") for k in SECRET_ENVIRONMENT)}
+        get_token = getattr(handler.identity_provider, "get_token", None)
+        if get_token is not None:
+            tokens.add(get_token(handler) or "")
+        tokens.discard("")
+        return tokens
+
+    def _jupyter_cookie_names(self) -> set[str]:
+        handler: Any = self
+        return {handler.cookie_name, "_xsrf"}
+
+    def _identity(self, header: str) -> dict[str, str]:
+        """The user's name (and JupyterHub groups) for ``identity_header``; set by us only."""
+        handler: Any = self
+        user = handler.current_user
+        name = getattr(user, "username", None) or (
+            user.get("name") if isinstance(user, dict) else ""
+        )
+        hub_user = getattr(user, "hub_user", None) or (user if isinstance(user, dict) else {})
+        values = {header: str(name or ""), f"{header}-Groups": ""}
+        groups = hub_user.get("groups") if isinstance(hub_user, dict) else None
+        if groups:
+            values[f"{header}-Groups"] = ",".join(map(str, groups))
+        return values
 
     def record_activity(self) -> None:
         """Tell Jupyter (and so JupyterHub's culler) that the user is active."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..proxy.client import UpstreamPool
 from ..supervisor.registry import Registry
@@ -14,3 +16,7 @@ class ProxyContext:
     pool: UpstreamPool
     rewrite_max_bytes: int = 64 * 1024 * 1024
     websocket_max_message_size: int = 1024 * 1024 * 1024
+    #: hosts allowed in {base_url}proxy/<host>:<port>/ (a list, or a callable(handler, host))
+    host_allowlist: Sequence[str] | Callable[..., bool] = ("localhost", "127.0.0.1")
+    #: rewrite_response callables for {base_url}proxy/... routes
+    non_service_rewrite_response: tuple[Callable[..., Any], ...] = field(default_factory=tuple)

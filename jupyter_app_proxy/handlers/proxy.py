@@ -75,9 +75,13 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         if not self.current_user:
             self._refuse_anonymous()
             return
+        if not self.resolve_target():
+            return
         if self.spec.raw_socket_proxy:
             msg = f"{self.spec.name} is a raw socket server: connect to it with a websocket."
             self.send_error_page(405, "Method not allowed", msg)
+            return
+        if self.refuse_cross_site():
             return
         self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]
         if self.request.path == self.prefix:

@@ -11,6 +11,7 @@ from tornado.routing import PathMatches, Rule
 from ..spec.model import ServerSpec
 from .context import ProxyContext
 from .proxy import AppProxyHandler
+from .targets import PortProxyHandler, PortWebSocketHandler
 from .websocket import AppWebSocketHandler, RawSocketHandler
 
 
@@ -36,4 +37,7 @@ def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyConte
         ws_handler = RawSocketHandler if spec.raw_socket_proxy else AppWebSocketHandler
         rules.append(Rule(WebSocketUpgradeMatches(pattern), ws_handler, kwargs))
         rules.append(Rule(PathMatches(pattern), AppProxyHandler, kwargs))
+    ports = url_path_join(base_url, "proxy") + r"/(.*)"
+    rules.append(Rule(WebSocketUpgradeMatches(ports), PortWebSocketHandler, {"context": context}))
+    rules.append(Rule(PathMatches(ports), PortProxyHandler, {"context": context}))
     return rules

@@ -56,6 +56,8 @@ class _ProxiedWebSocket(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyt
         if not self.check_origin():
             self.send_error_page(403, "Forbidden", "Cross-origin websockets are not allowed.")
             return
+        if not self.resolve_target():
+            return
         endpoint = await self.app_endpoint()
         if endpoint is None:
             return

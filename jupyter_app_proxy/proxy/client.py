@@ -47,7 +47,7 @@ def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:
     if endpoint.unix_socket:
         connector = aiohttp.UnixConnector(path=endpoint.unix_socket, limit=0, keepalive_timeout=60)
     else:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, use_dns_cache=False)
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, use_dns_cache=True)
     return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,

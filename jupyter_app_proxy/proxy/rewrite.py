@@ -6,8 +6,8 @@ Headers are lists of ``(name, value)`` pairs so repeated headers (several
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import urlsplit
+from collections.abc import Callable, Collection, Iterable, Mapping
+from urllib.parse import unquote_plus, urlsplit
 
 Headers = list[tuple[str, str]]
 
@@ -122,3 +122,50 @@ def app_origins(host: str, port: int) -> list[str]:
         return ["http://localhost"]
     names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else {host}
     return [f"{scheme}://{n}:{port}" for n in names for scheme in ("http", "https")]
+
+
+def strip_jupyter_credentials(
+    headers: Iterable[tuple[str, str]], *, cookie_names: Collection[str], tokens: Collection[str]
+) -> Headers:
+    """Remove Jupyter's own credentials, keep everything else the browser sent.
+
+    Drops the named cookies (and JupyterHub's ``jupyterhub-*`` ones) from
+    ``Cookie`` headers, and any ``Authorization`` whose credential is one of
+    ``tokens``. An ``Authorization`` for the app itself (Basic, its own
+    tokens) passes.
+    """
+    secrets = {t for t in tokens if t}
+    out: Headers = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "authorization" and value.split(None, 1)[-1].strip() in secrets:
+            continue
+        if lower == "cookie":
+            value = _drop_cookies(value, cookie_names)
+            if not value:
+                continue
+        out.append((name, value))
+    return out
+
+
+def _drop_cookies(header: str, names: Collection[str]) -> str:
+    kept = []
+    for part in header.split(";"):
+        name = part.split("=", 1)[0].strip()
+        if name and name not in names and not name.startswith("jupyterhub-"):
+            kept.append(part.strip())
+    return "; ".join(kept)
+
+
+def strip_token_param(query: str, tokens: Collection[str]) -> str:
+    """Remove ``token=<one of tokens>`` from a raw query; other parts stay byte for byte."""
+    secrets = {t for t in tokens if t}
+    if "token" not in query or not secrets:
+        return query
+    kept = []
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if unquote_plus(key) == "token" and unquote_plus(value) in secrets:
+            continue
+        kept.append(part)
+    return "&".join(kept)

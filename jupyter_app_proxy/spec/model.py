@@ -49,6 +49,9 @@ class ServerSpec:
     exclude_last_activity_patterns: tuple[re.Pattern[str], ...] = ()
     raw_socket_proxy: bool = False
     websocket_max_message_size: int = 0  # 0: ServerProxy.websocket_max_message_size
+    forward_jupyter_credentials: bool = False  # send Jupyter's cookie/token on to the app
+    allow_cross_site_requests: bool = False  # skip the cross-site check for unsafe methods
+    identity_header: str = ""  # header carrying the Jupyter user's name, set by the proxy
     rewrite_response: tuple[Callable[..., Any], ...] = ()
     source: str = "config"
 

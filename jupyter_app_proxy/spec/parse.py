@@ -144,6 +144,12 @@ def _message_size(name: str, value: object) -> int:
     return value
 
 
+def _header_name(name: str, value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]*", value):
+        raise SpecError(name, "identity_header", f"must be an HTTP header name, not {value!r}")
+    return value
+
+
 def _cwd(name: str, value: object) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return value
@@ -172,6 +178,9 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "raw_socket_proxy": lambda n, v: _bool(n, "raw_socket_proxy", v),
     "rewrite_response": _callables,
     "websocket_max_message_size": _message_size,
+    "forward_jupyter_credentials": lambda n, v: _bool(n, "forward_jupyter_credentials", v),
+    "allow_cross_site_requests": lambda n, v: _bool(n, "allow_cross_site_requests", v),
+    "identity_header": _header_name,
 }
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from traitlets import Dict, Float, Int
-from traitlets.config import Configurable
+from traitlets import Callable, Dict, Float, Int, List, Unicode, Union, observe
+from traitlets.config import LoggingConfigurable
 
 
-class ServerProxy(Configurable):  # type: ignore[misc]
+class ServerProxy(LoggingConfigurable):  # type: ignore[misc]
     """Apps to start and proxy, configured as in Jupyter Server Proxy."""
 
     servers = Dict(
@@ -40,4 +40,33 @@ class ServerProxy(Configurable):  # type: ignore[misc]
     rewrite_response_max_bytes = Int(
         64 * 1024 * 1024,
         help="Largest response body buffered for servers that set rewrite_response.",
+    ).tag(config=True)
+
+    host_allowlist = Union(
+        [List(Unicode()), Callable()],
+        default_value=["localhost", "127.0.0.1"],
+        help="""Hosts that {base_url}proxy/<host>:<port>/ may reach.
+
+        A list of host names, or a callable ``(handler, host) -> bool``.
+        ``{base_url}proxy/<port>/`` always goes to localhost.
+        """,
+    ).tag(config=True)
+
+    host_whitelist = Union(
+        [List(Unicode()), Callable()],
+        allow_none=True,
+        default_value=None,
+        help="Deprecated: use host_allowlist.",
+    ).tag(config=True)
+
+    @observe("host_whitelist")
+    def _deprecated_whitelist(self, change: dict) -> None:  # type: ignore[type-arg]
+        self.log.warning("ServerProxy.host_whitelist is deprecated; use ServerProxy.host_allowlist")
+        if change["new"] is not None:
+            self.host_allowlist = change["new"]
+
+    non_service_rewrite_response = Union(
+        [List(Callable()), Callable()],
+        default_value=[],
+        help="""rewrite_response callables for {base_url}proxy/... routes (not named servers).""",
     ).tag(config=True)

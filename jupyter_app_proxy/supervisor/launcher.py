@@ -18,6 +18,16 @@ from collections.abc import Callable, Mapping
 
 _PR_SET_PDEATHSIG = 1
 
+#: Jupyter's secrets in its own environment; apps get them only by asking in ``environment``.
+SECRET_ENVIRONMENT = ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
+
+
+def child_environment(parent: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """Jupyter's environment without its secrets, plus the server's ``environment``."""
+    env = {k: v for k, v in parent.items() if k not in SECRET_ENVIRONMENT}
+    env.update(extra)
+    return env
+
 
 def _parent_death_signal() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking the kernel to SIGTERM the child when we die."""

@@ -219,7 +219,9 @@ class SupervisedApp:
         values = self.template_values(endpoint)
         try:
             argv = resolve_list(self.spec.command, values)
-            env = {**os.environ, **resolve_mapping(self.spec.environment, values)}
+            env = launcher.child_environment(
+                os.environ, resolve_mapping(self.spec.environment, values)
+            )
         except (CallableArgumentError, TypeError, ValueError, KeyError) as e:
             msg = f"{name}: cannot build its command or environment: {e}"
             raise AppConfigError(name, msg) from e
