@@ -44,9 +44,10 @@ class _HandlerSink:
         for name, value in headers:
             h.add_header(name, value)
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes, more: bool = True) -> None:
         self.handler.write(chunk)
-        await self.handler.flush()  # waits until the client took it: backpressure
+        if more:
+            await self.handler.flush()  # waits until the client took it: backpressure
 
 
 @web.stream_request_body

@@ -29,7 +29,8 @@ class ResponseSink(Protocol):
 
     def start(self, status: int, reason: str, headers: Headers) -> None: ...
 
-    async def write(self, chunk: bytes) -> None: ...
+    async def write(self, chunk: bytes, more: bool = True) -> None:
+        """Send ``chunk``; ``more=False`` for the last one, which the finish sends."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ async def _relay(
             body = await _read_capped(resp, rewriting.max_bytes, req.app)
         rewritten = _apply_rewrites(resp.status, resp.reason or "", headers, body, rewriting)
         sink.start(rewritten.code, rewritten.reason, list(rewritten.headers.items()))
-        await sink.write(rewritten.body)
+        await sink.write(rewritten.body, more=False)
         return
     sink.start(resp.status, resp.reason or "", headers)
     while True:
@@ -115,7 +116,8 @@ async def _relay(
             chunk = await resp.content.readany()
         if not chunk:
             return
-        await sink.write(chunk)
+        # The last chunk of the body rides with the response's end: one write, not two.
+        await sink.write(chunk, more=not resp.content.at_eof())
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int, app: str) -> bytes:
