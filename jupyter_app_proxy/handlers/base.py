@@ -20,6 +20,7 @@ from ..endpoint import Endpoint
 from ..proxy.rewrite import (
     Headers,
     app_origins,
+    malformed_path_reason,
     map_path,
     replace_headers,
     request_headers,
@@ -88,6 +89,13 @@ class AppHandlerMixin:
         except AppUnavailable as e:
             self.send_error_page(e.status, "App unavailable", e.message, e.log_tail, e.retry_after)
             return None
+
+    def refuse_malformed_path(self) -> bool:
+        """Answer 400 for paths no app should see (see ``malformed_path_reason``); True if so."""
+        reason = malformed_path_reason(self.request.path)
+        if reason:
+            self.send_error_page(400, "Bad request", reason)
+        return bool(reason)
 
     def refuse_cross_site(self) -> bool:
         """Refuse a cookie-authenticated unsafe request from another site (403); True if refused.

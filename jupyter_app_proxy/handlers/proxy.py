@@ -76,7 +76,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         if not self.current_user:
             self._refuse_anonymous()
             return
-        if not self.resolve_target():
+        if not self.resolve_target() or self.refuse_malformed_path():
             return
         if self.spec.raw_socket_proxy:
             msg = f"{self.spec.name} is a raw socket server: connect to it with a websocket."

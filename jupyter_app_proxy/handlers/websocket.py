@@ -56,7 +56,7 @@ class _ProxiedWebSocket(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyt
         if not self.check_origin():
             self.send_error_page(403, "Forbidden", "Cross-origin websockets are not allowed.")
             return
-        if not self.resolve_target():
+        if not self.resolve_target() or self.refuse_malformed_path():
             return
         endpoint = await self.app_endpoint()
         if endpoint is None:

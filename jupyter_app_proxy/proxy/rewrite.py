@@ -6,6 +6,7 @@ Headers are lists of ``(name, value)`` pairs so repeated headers (several
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from urllib.parse import unquote_plus, urlsplit
 
@@ -20,6 +21,7 @@ HOP_BY_HOP = frozenset(
 )  # fmt: skip
 #: Request fields the proxy itself handles (tornado answers ``Expect: 100-continue``).
 _REQUEST_ONLY_DROP = frozenset({"expect"})
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
@@ -65,6 +67,18 @@ def replace_headers(headers: Headers, new: Mapping[str, str]) -> Headers:
     """Drop every header named in ``new`` (any case), then append ``new``'s values."""
     names = {k.lower() for k in new}
     return [(k, v) for k, v in headers if k.lower() not in names] + list(new.items())
+
+
+def malformed_path_reason(raw_path: str) -> str:
+    """Why a raw (percent-encoded) path is refused, or "" if it is fine.
+
+    Invalid percent-escapes and encoded NUL bytes never reach an app: many
+    servers truncate paths at NUL, and broken escapes are decoded differently
+    by different servers.
+    """
+    if _BAD_ESCAPE.search(raw_path):
+        return "The path contains an invalid percent-escape or an encoded NUL byte."
+    return ""
 
 
 def map_path(path: str, mappath: Mapping[str, str] | Callable[[str], str]) -> str:

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = re.compile(rf"^(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])$")
-_PORT = re.compile(r"^[0-9]{1,5}$")
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])")
+_PORT = re.compile(r"[0-9]{1,5}")  # both used with fullmatch: "$" would accept a final "\n"
 DEFAULT_HOST = "localhost"
 
 
@@ -49,9 +49,9 @@ def parse_proxy_target(rest: str) -> ProxyTarget:
     host, colon, port_text = segment.rpartition(":")
     if not colon:
         host = DEFAULT_HOST
-    if not _PORT.match(port_text) or not 0 < int(port_text) < 65536:
+    if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
         raise InvalidTarget("the proxy path must start with a port number (1-65535), or host:port")
-    if not _HOST.match(host):
+    if not _HOST.fullmatch(host):
         raise InvalidTarget("the host in the proxy path is not a valid host name")
     prefix = "proxy/" + ("absolute/" if absolute else "") + segment
     return ProxyTarget(host.lower(), int(port_text), absolute, slash + remainder, prefix)

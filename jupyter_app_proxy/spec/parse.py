@@ -24,7 +24,7 @@ RESERVED_NAMES = frozenset(
         "nbconvert", "nbextensions", "notebooks", "proxy", "static", "terminals", "tree", "view",
     }
 )  # fmt: skip
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~@+-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~@+-]*")  # fullmatch: "$" would allow "\n"
 
 _LAUNCHER_KEYS = {"enabled", "icon_path", "title", "path_info", "category"}
 
@@ -186,7 +186,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
 
 def check_name(name: object) -> str:
     """Reject names that cannot be a single URL segment or that shadow Jupyter routes."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise SpecError(
             str(name), None, "name must be a URL path segment (letters, digits, . _ ~ @ + -)"
         )

@@ -8,7 +8,10 @@ Run as ``python echo_app.py --port N`` or ``--unix-socket PATH`` (a non-empty
 ``--start-delay SECONDS``
     sleep before listening (a slow-starting app);
 ``--exit-code N --exit-after SECONDS``
-    exit on its own with code N after SECONDS.
+    exit on its own with code N after SECONDS;
+``--log-requests FILE``
+    append one line ``METHOD raw-path-and-query`` to FILE for every request it receives
+    (websocket upgrades included), before answering it.
 
 Routes (GET unless said otherwise):
 
@@ -34,7 +37,7 @@ Routes (GET unless said otherwise):
 anything else, any method
     JSON describing the request: method, raw path with query, headers (in order,
     repeated kept), body length and sha256 (read streaming), argv, cwd, pid and the
-    ``ECHO_*``/``JUPYTER_TOKEN`` environment variables.
+    ``ECHO_*``/``JUPYTER_TOKEN``/``JUPYTERHUB_API_TOKEN`` environment variables.
 """
 
 from __future__ import annotations
@@ -45,16 +48,19 @@ import hashlib
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 
 CHUNK = 256 * 1024
 PATTERN = (bytes(range(256)) * (CHUNK // 256))[:CHUNK]
+SECRET_NAMES = ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("ECHO_") or k == "JUPYTER_TOKEN"}
+    return {k: v for k, v in os.environ.items() if k.startswith("ECHO_") or k in SECRET_NAMES}
 
 
 async def echo(request: web.Request) -> web.Response:
@@ -167,8 +173,19 @@ async def slow_read(request: web.Request) -> web.Response:
     return await echo(request)
 
 
-def make_app() -> web.Application:
-    app = web.Application()
+def request_logger(path: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Middleware: append ``METHOD raw_path`` to ``path`` before handling each request."""
+
+    @web.middleware
+    async def log_request(request: web.Request, handler: Any) -> web.StreamResponse:
+        _trace(path, f"{request.method} {request.raw_path}")
+        return await handler(request)
+
+    return log_request
+
+
+def make_app(log_requests: str = "") -> web.Application:
+    app = web.Application(middlewares=[request_logger(log_requests)] if log_requests else [])
     app.router.add_get("/bytes", send_bytes)
     app.router.add_get("/stream", stream)
     app.router.add_get("/status/{code:[0-9]+}", status)
@@ -191,6 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-delay", type=float, default=0.0)
     parser.add_argument("--exit-code", type=int, default=None)
     parser.add_argument("--exit-after", type=float, default=None)
+    parser.add_argument("--log-requests", default="")
     return parser.parse_args(argv)
 
 
@@ -203,7 +221,7 @@ def record(path: str, *pids: int) -> None:
 async def serve(args: argparse.Namespace) -> None:
     if args.start_delay:
         await asyncio.sleep(args.start_delay)
-    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(args.log_requests), access_log=None, handle_signals=False)
     await runner.setup()
     if args.unix_socket:
         site: web.BaseSite = web.UnixSite(runner, args.unix_socket)

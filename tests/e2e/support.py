@@ -70,10 +70,10 @@ T = TypeVar("T")
 Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` (default 127.0.0.1) that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -308,6 +308,7 @@ class JupyterServer:
         extra_args: Sequence[str] = (),
         base_url: str = "/",
         variables: Mapping[str, Any] | None = None,
+        token: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.records = workdir / "records"
@@ -317,7 +318,7 @@ class JupyterServer:
         for d in (self.records, self.root_dir, *self._jupyter_dirs().values()):
             d.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.token = secrets.token_hex(16)
+        self.token = token or secrets.token_hex(16)
         self.marker = uuid.uuid4().hex
         assert base_url.startswith("/") and base_url.endswith("/"), base_url
         self.base_url = base_url
@@ -667,16 +668,99 @@ def backend(args: Sequence[str], ready: Callable[[], bool] | None = None) -> Ite
         proc.wait(10)
 
 
-def tcp_listening(port: int) -> bool:
+def tcp_listening(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((host, port)) == 0
 
 
 def unix_listening(path: str) -> bool:
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(1)
         return s.connect_ex(path) == 0
+
+
+@dataclass
+class Backend:
+    """A backend the test started itself, and the file where it logs what it saw."""
+
+    host: str
+    port: int
+    log: Path  # echo_app: one "METHOD path" line per request; ws_app: its events file
+
+    def lines(self) -> list[str]:
+        try:
+            return self.log.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def saw(self, tag: str) -> bool:
+        """True if any logged request (or event) mentions ``tag``."""
+        return any(tag in line for line in self.lines())
+
+
+@contextlib.contextmanager
+def echo_backend(workdir: Path, host: str = "127.0.0.1") -> Iterator[Backend]:
+    """Run echo_app on a free port of ``host`` with ``--log-requests`` (started by the test)."""
+    port = free_port(host)
+    log = workdir / f"echo-{host}-{port}.requests"
+    args = [str(ECHO), "--host", host, "--port", str(port), "--log-requests", str(log)]
+    with backend(args, ready=lambda: tcp_listening(port, host)):
+        yield Backend(host, port, log)
+
+
+@contextlib.contextmanager
+def ws_backend(workdir: Path) -> Iterator[Backend]:
+    """Run ws_app on a free port of 127.0.0.1 with ``--events`` (started by the test)."""
+    port = free_port()
+    log = workdir / f"ws-{port}.events"
+    with backend(
+        [str(WS_APP), "--port", str(port), "--events", str(log)], lambda: tcp_listening(port)
+    ):
+        yield Backend("127.0.0.1", port, log)
+
+
+@dataclass
+class RawResponse:
+    """What came back on a raw socket: ``status`` is None if it closed without a response."""
+
+    status: int | None
+    head: str
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for line in self.head.split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == name.lower():
+                return value.strip()
+        return None
+
+
+def raw_request(port: int, data: bytes, timeout: float = 30.0) -> RawResponse:
+    """Send ``data`` as-is on a fresh connection (it should ask for ``Connection: close``)."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(data)  # the server may close before it read everything
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    text = head.decode("latin-1")
+    parts = text.split(" ", 2)
+    status = int(parts[1]) if text.startswith("HTTP/") and len(parts) > 1 else None
+    return RawResponse(status, text, body)
+
+
+def login_cookie(server: JupyterServer) -> str:
+    """The ``name=value`` of the login cookie Jupyter sets on a token-authenticated request."""
+    r = server.get("api/me")
+    assert r.status == 200, r
+    name = f"username-127-0-0-1-{server.port}="
+    cookies = [c.split(";")[0] for c in r.header_all("Set-Cookie") if c.startswith(name)]
+    assert cookies, r
+    return cookies[0]
 
 
 # ---------------------------------------------------------------- standard configs

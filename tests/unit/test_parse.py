@@ -104,7 +104,7 @@ def test_names_of_jupyter_routes_are_refused(name):
         parse_server(name, {"command": ["a"]})
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "a b", "../x", "x?y", 3])
+@pytest.mark.parametrize("name", ["", "a/b", "a b", "../x", "x?y", 3, "app\n"])
 def test_names_that_are_not_one_url_segment_are_refused(name):
     """Names must be a single URL path segment."""
     with pytest.raises(SpecError, match="URL path segment"):

@@ -5,6 +5,7 @@ import pytest
 from jupyter_app_proxy.proxy.rewrite import (
     app_origins,
     drop_hop_by_hop,
+    malformed_path_reason,
     map_path,
     request_headers,
     response_headers,
@@ -108,3 +109,20 @@ def test_response_headers_rewrite_location_and_keep_repeats():
 def test_unix_socket_apps_spell_their_origin_as_localhost():
     """An app behind a unix socket only knows the placeholder host."""
     assert app_origins("127.0.0.1", 0) == ["http://localhost"]
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ("/app/a%20b", False),
+        ("/app/%2F%2e%2E", False),
+        ("/app/100%25", False),
+        ("/app/%zz", True),
+        ("/app/%", True),
+        ("/app/a%2", True),
+        ("/app/a%00b", True),
+    ],
+)
+def test_invalid_escapes_and_nul_are_refused(path, refused):
+    """Broken percent-escapes and encoded NUL bytes are malformed; valid escapes are not."""
+    assert bool(malformed_path_reason(path)) is refused

@@ -59,6 +59,9 @@ def test_valid_targets_split_structurally(rest, host, port, absolute, path, pref
         "a..b:80/",
         "..:80/",
         "evil.com:80:81/",
+        "localhost\n:80/",
+        "80\n/",
+        "[::1]\n:80/",
     ],
 )
 def test_anything_else_is_an_invalid_target(rest):
