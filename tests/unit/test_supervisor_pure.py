@@ -47,11 +47,11 @@ def test_every_state_has_a_way_out():
 
 
 def test_readiness_polls_fast_first_then_caps():
-    """The first probes are milliseconds apart; later ones at most 100 ms."""
-    delays = list(itertools.islice(readiness_intervals(), 30))
-    assert delays[0] <= 0.005
-    assert sum(delays[:5]) < 0.05
-    assert max(delays) == 0.1
+    """The first probes are a millisecond apart; later ones every 10 ms, never slower."""
+    delays = list(itertools.islice(readiness_intervals(), 100))
+    assert delays[0] <= 0.002
+    assert sum(delays[:5]) < 0.01
+    assert max(delays) == 0.01
     assert delays == sorted(delays)
 
 
