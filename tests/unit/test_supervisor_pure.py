@@ -50,7 +50,7 @@ def test_readiness_polls_fast_first_then_caps():
     """The first probes are a millisecond apart; later ones every 10 ms, never slower."""
     delays = list(itertools.islice(readiness_intervals(), 100))
     assert delays[0] <= 0.002
-    assert sum(delays[:5]) < 0.01
+    assert sum(delays[:5]) < 0.015  # five probes within the first 15 ms
     assert max(delays) == 0.01
     assert delays == sorted(delays)
 
