@@ -1,0 +1,302 @@
+"""Benchmark jupyter-app-proxy against direct access, Jupyter Server Proxy, nginx and CHP.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
+
+Installs the tools it lacks (see install.py), starts the backend and every proxy on
+127.0.0.1, measures with the targets alternating, stops every process it started, then
+writes ``benchmarks/results/<date>-<quick|full>.md`` and ``.json`` and prints the Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import coldstart
+import httpbench
+import install
+import markdown
+import wsbench
+from procs import Launcher, free_port, install_signal_handlers, log_excerpt, log_size
+from report import Results, commit, machine
+from targets import BACKEND, LABELS, Context, Target, restart, start, start_backend
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+KEYS = ["direct", "ours", "jsp", "nginx", "chp"]
+MIB, GIB = 1 << 20, 1 << 30
+WARM_BYTES = 32 * MIB
+Run = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    runs: int
+    wrk_seconds: float
+    transfer_sizes: tuple[int, ...]
+    transfer_runs: int
+    ws_seconds: float
+    idle_ws: int
+    cold_reps: int
+
+
+QUICK = Profile("quick", 3, 2, (256 * MIB,), 1, 1.5, 200, 5)
+FULL = Profile("full", 5, 5, (256 * MIB, GIB), 3, 3, 1000, 10)
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    """Runs each measurement with the targets alternating: A B C A B C ..."""
+
+    def __init__(self, ctx: Context, profile: Profile, results: Results) -> None:
+        self.ctx = ctx
+        self.profile = profile
+        self.results = results
+        self.targets: dict[str, Target] = {}
+        self.events: list[str] = []
+
+    def start_all(self) -> None:
+        start_backend(self.ctx)
+        for key in KEYS:
+            say(f"starting {key}")
+            self.targets[key] = start(self.ctx, key)
+
+    def rounds(self, runs: int) -> Iterator[tuple[int, Target]]:
+        """Every target once per round; a target that died is restarted (and noted) first."""
+        for i in range(runs):
+            for key in KEYS:
+                target = self.targets[key]
+                if not target.alive():
+                    self._restart(target, "process had exited")
+                yield i, self.targets[key]
+
+    def _restart(self, target: Target, why: str) -> None:
+        self.events.append(f"{target.key} restarted: {why}")
+        say(f"restarting {target.key}: {why}")
+        self.targets[target.key] = restart(self.ctx, target)
+
+    def record(self, metric: str, key: str, run: Run, show: str) -> None:
+        self.results.add(metric, key, run)
+        value = run.get(show) if run["ok"] else run.get("error")
+        say(f"{metric} {key}: {value if isinstance(value, str) else f'{value:,.2f}'}")
+
+    def measure(
+        self, metric: str, target: Target, fn: Callable[[], Run], show: str, key: str = ""
+    ) -> Run:
+        """Run one measurement; a failed run gets the warnings its proxy logged meanwhile."""
+        offset = log_size(target.log)
+        run = fn()
+        if not run["ok"]:
+            excerpt = log_excerpt(target.log, offset)
+            if excerpt:
+                run["log"] = excerpt
+        self.record(metric, key or target.key, run, show)
+        return run
+
+    def warm_up(self) -> None:
+        """Untimed: a little of every kind of traffic through each target first."""
+        tools, headers = self.ctx.tools, self.ctx.headers
+        path = httpbench.make_upload_file(self.ctx.tmp / "warm.bin", WARM_BYTES)
+        for _, t in self.rounds(1):
+            httpbench.wrk(tools.wrk, t.url("/small"), headers, 8, 1)
+            httpbench.download(tools.curl, t.url("/bytes"), headers, WARM_BYTES, None)
+            httpbench.upload(tools.curl, t.url("/upload"), headers, path, None)
+            wsbench.echo_rate(t.ws_url("/ws"), headers, 16, 0.2)
+        path.unlink()
+
+    # -- measurements
+
+    def small_requests(self) -> None:
+        p, headers, wrk = self.profile, self.ctx.headers, self.ctx.tools.wrk
+        for conns in (1, 32):
+            metric = f"small_c{conns}"
+            for _, target in self.rounds(p.runs):
+                url = target.url("/small")
+                run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
+                self.measure(metric, target, run, "rps")
+                if target.key == KEYS[-1]:  # the floor: Jupyter's own handler, after each round
+                    ours = self.targets["ours"]
+                    url = f"http://127.0.0.1:{ours.port}/api/status"
+                    run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
+                    self.measure(metric, ours, run, "rps", key=markdown.API_STATUS)
+
+    def transfers(self) -> None:
+        upload_dir = Path(tempfile.mkdtemp(dir=self.ctx.tmp))
+        for size in self.profile.transfer_sizes:
+            path = httpbench.make_upload_file(upload_dir / f"{size}.bin", size)
+            for _, target in self.rounds(self.profile.transfer_runs):
+                self._transfer(target, size, path)
+            path.unlink()
+
+    def _transfer(self, target: Target, size: int, path: Path) -> None:
+        curl, headers, label = self.ctx.tools.curl, self.ctx.headers, markdown.size_key(size)
+        for direction in ("download", "upload"):
+            target = self.targets[target.key]  # it may have been restarted
+            pid = target.rss_pid
+            if direction == "download":
+                fn = partial(httpbench.download, curl, target.url("/bytes"), headers, size, pid)
+            else:
+                fn = partial(httpbench.upload, curl, target.url("/upload"), headers, path, pid)
+            run = self.measure(f"{direction}_{label}", target, fn, "mb_per_s")
+            if run.get("capped"):
+                self._restart(target, f"RSS above the cap during a {label} {direction}")
+
+    def ttfb(self) -> None:
+        for _, target in self.rounds(self.profile.runs):
+            fn = partial(httpbench.ttfb, target.url("/chunked"), self.ctx.headers)
+            self.measure("ttfb_chunked", target, fn, "first_byte_ms")
+
+    def websockets(self) -> None:
+        p, headers = self.profile, self.ctx.headers
+        for _, target in self.rounds(1):  # first: big messages would inflate the RSS baseline
+            url, pid = target.ws_url("/ws"), target.rss_pid
+            fn = partial(wsbench.idle_connections, url, headers, p.idle_ws, pid)
+            self.measure("ws_idle", target, fn, "held")
+        for _, target in self.rounds(p.runs):
+            url = target.ws_url("/ws")
+            fn = partial(wsbench.echo_rate, url, headers, 16, p.ws_seconds)
+            self.measure("ws_rt_16B", target, fn, "round_trips_per_s")
+            fn = partial(wsbench.echo_rate, url, headers, MIB, p.ws_seconds)
+            self.measure("ws_1MiB", target, fn, "mb_per_s")
+
+    def cold_start(self) -> None:
+        for i, name in enumerate(self.ctx.cold_names):
+            run = coldstart.app_ready(self.ctx.launcher, BACKEND, self.ctx.tmp / f"cold{i}.log")
+            self.record("cold_app", "direct", run, "ready_ms")
+            for key in ("ours", "jsp"):
+                target = self.targets[key]
+                path = f"/{name}/small"
+                fn = partial(coldstart.first_response, target.port, path, self.ctx.headers)
+                self.measure("cold_first", target, fn, "first_response_ms")
+
+    def run_all(self) -> None:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("warm-up (not recorded)", self.warm_up),
+            ("GET /small", self.small_requests),
+            ("big transfers", self.transfers),
+            ("time to first byte", self.ttfb),
+            ("websockets", self.websockets),
+            ("cold start", self.cold_start),
+        ]
+        for title, step in steps:
+            say(f"== {title}")
+            try:
+                step()
+            except Exception as e:  # report what was measured; the error goes in the report
+                self.events.append(f"{title} stopped by {type(e).__name__}: {e}")
+                say(f"{title} stopped by {e!r}")
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few minutes instead of ~20")
+    parser.add_argument("--keep-tmp", action="store_true", help="keep logs and configs")
+    parser.add_argument(
+        "--render", metavar="JSON", type=Path, help="only rewrite the .md of a saved .json"
+    )
+    return parser.parse_args(argv)
+
+
+def run_bench(profile: Profile, tools: install.Tools, tmp: Path, meta: dict[str, Any]) -> Results:
+    """Start everything, measure, and stop everything, whatever happens."""
+    launcher = Launcher()
+    results = Results()
+    cold_names = [f"cold{i}" for i in range(profile.cold_reps)]
+    ctx = Context(launcher, tools, tmp, free_port(), cold_names)
+    bench = Bench(ctx, profile, results)
+    try:
+        bench.start_all()
+        meta["verification"] = {k: t.info["verified"] for k, t in bench.targets.items() if t.info}
+        bench.run_all()
+    finally:
+        say("stopping everything")
+        meta["events"] = bench.events
+        meta["swept_pids"] = launcher.stop_all()
+    return results
+
+
+def write(results: Results, meta: dict[str, Any], stem: Path | None = None) -> str:
+    """Write the .md and (unless re-rendering an existing one) the .json; return the .md."""
+    labels = {**LABELS, markdown.API_STATUS: "(Jupyter's own /api/status, ours)"}
+    text = markdown.render(results, meta, labels)
+    if stem is None:
+        RESULTS.mkdir(exist_ok=True)
+        stem = RESULTS / f"{meta['date']}-{meta['profile']['name']}"
+        raw = {"meta": meta, "runs": results.runs}
+        stem.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
+    stem.with_suffix(".md").write_text(text)
+    say(f"wrote {stem}.md")
+    return text
+
+
+def render_saved(path: Path) -> int:
+    raw = json.loads(path.read_text())
+    print(write(Results(raw["runs"]), raw["meta"], path.with_suffix("")))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as e:
+        say(f"interrupted ({e or 'Ctrl-C'}); every process it started is stopped, no report")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parse_args(argv)
+    if args.render:
+        return render_saved(args.render)
+    profile = QUICK if args.quick else FULL
+    install_signal_handlers()
+    raise_fd_limit()
+    tools = install.ensure_all()
+    meta: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "profile": dataclasses.asdict(profile),
+        "commit": commit(HERE.parent),
+        "machine": machine(tools),
+        "targets": KEYS,
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="jap-bench-"))
+    start = time.monotonic()
+    try:
+        results = run_bench(profile, tools, tmp, meta)
+    finally:
+        if args.keep_tmp:
+            say(f"logs and configs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    meta["duration_s"] = time.monotonic() - start
+    meta["loadavg_end"] = os.getloadavg()
+    print(write(results, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
