@@ -44,6 +44,9 @@ class _HandlerSink:
         for name, value in headers:
             h.add_header(name, value)
 
+    async def send_headers(self) -> None:
+        await self.handler.flush()
+
     async def write(self, chunk: bytes, more: bool = True) -> None:
         self.handler.write(chunk)
         if more:

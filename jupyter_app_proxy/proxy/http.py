@@ -32,6 +32,9 @@ class ResponseSink(Protocol):
     async def write(self, chunk: bytes, more: bool = True) -> None:
         """Send ``chunk``; ``more=False`` for the last one, which the finish sends."""
 
+    async def send_headers(self) -> None:
+        """Send the status line and headers now, before any body."""
+
 
 @dataclass(frozen=True)
 class UpstreamRequest:
@@ -111,6 +114,10 @@ async def _relay(
         await sink.write(rewritten.body, more=False)
         return
     sink.start(resp.status, resp.reason or "", headers)
+    if resp.content_length is None and not resp.content.at_eof():
+        # A stream (SSE, chunked logs): the browser learns at once that it is open,
+        # instead of when the app first writes. Sized bodies follow their headers anyway.
+        await sink.send_headers()
     while True:
         with map_upstream_errors(req.app, where):
             chunk = await resp.content.readany()

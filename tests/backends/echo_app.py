@@ -17,8 +17,9 @@ Routes (GET unless said otherwise):
 
 ``/bytes?n=N``
     N bytes of a repeated pattern, streamed in 256 KiB chunks, with Content-Length;
-``/stream?chunks=N&interval=S&type=T[&trace=FILE]``
-    a chunked response (no Content-Length), one chunk every S seconds; with ``trace``,
+``/stream?chunks=N&interval=S&type=T[&trace=FILE][&first_after=S]``
+    a chunked response (no Content-Length), one chunk every S seconds (the first one
+    ``first_after`` seconds after the headers); with ``trace``,
     appends ``started``, then ``finished`` or ``aborted: <error>`` (client gone) to FILE;
 ``/status/<code>[?reason=R]``
     that status (and reason), body ``status <code>``;
@@ -112,10 +113,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
     interval = float(request.query.get("interval", "0.5"))
     ctype = request.query.get("type", "text/plain")
     trace = request.query.get("trace", "")
+    first_after = float(request.query.get("first_after", "0"))
     response = web.StreamResponse(headers={"Content-Type": ctype})
     response.enable_chunked_encoding()
     await response.prepare(request)
     _trace(trace, "started")
+    await asyncio.sleep(first_after)  # headers are out; the body starts later
     try:
         for i in range(chunks):
             await response.write(f"chunk {i} at {time.monotonic():.3f}\n".encode())

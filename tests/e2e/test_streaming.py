@@ -46,6 +46,23 @@ def test_chunks_reach_the_client_as_they_are_produced(
     assert first_at < 0.4, f"first chunk after {first_at:.3f} s (total {total:.3f} s)"
 
 
+def test_headers_of_a_stream_arrive_before_its_first_chunk(shared_server: JupyterServer) -> None:
+    """A stream's status and headers reach the client when the app sends them, not with the body."""
+    shared_server.echo("echo/warm-up")
+    start = time.monotonic()
+    conn, resp = shared_server.open("GET", "echo/stream?chunks=2&interval=0.1&first_after=1")
+    try:
+        headers_at = time.monotonic() - start
+        body = resp.read()
+        total = time.monotonic() - start
+    finally:
+        conn.close()
+    print(f"headers after {headers_at:.3f} s, body complete after {total:.3f} s")
+    assert resp.status == 200 and body.count(b"chunk ") == 2
+    assert total >= 1.0, total
+    assert headers_at < 0.5, f"headers after {headers_at:.3f} s"
+
+
 def test_client_disconnect_mid_stream_leaves_server_working(shared_server: JupyterServer) -> None:
     """A client that hangs up in the middle of a long stream does not break the proxy."""
     traces = []
