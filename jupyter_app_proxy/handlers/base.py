@@ -17,6 +17,7 @@ from jupyter_server.utils import url_path_join
 from tornado import httputil
 
 from ..endpoint import Endpoint
+from ..proxy.errors import UpstreamError
 from ..proxy.rewrite import (
     Headers,
     app_origins,
@@ -216,6 +217,13 @@ class AppHandlerMixin:
         if retry_after is not None:
             handler.set_header("Retry-After", str(max(1, round(retry_after))))
         handler.finish(render_error_page(status, title, message, log_tail))
+
+    def send_upstream_error(self, error: UpstreamError) -> None:
+        """Log a failure to reach the app (no traceback: it is expected) and show it."""
+        handler: Any = self
+        handler.log.warning("[%s] %s", self.spec.name, error.message)
+        title = httputil.responses.get(error.status, "Error")
+        self.send_error_page(error.status, title, error.message)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised by tornado or Jupyter also use the escaped page."""

@@ -172,9 +172,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self.log.warning("[%s] response cut short: %s", self.spec.name, error.message)
             self._abort()
             return
-        self.log.warning("[%s] %s", self.spec.name, error.message)
-        title = "Gateway timeout" if error.status == 504 else "Bad gateway"
-        self.send_error_page(error.status, title, error.message)
+        self.send_upstream_error(error)
 
     def _abort(self) -> None:
         """Past the point of no return: drop the connection so the client sees a cut."""

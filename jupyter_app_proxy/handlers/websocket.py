@@ -67,8 +67,7 @@ class _ProxiedWebSocket(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyt
             self.send_error_page(e.status, "App misconfigured", e.message)
             return
         except UpstreamError as e:
-            self.log.warning("[%s] %s", self.spec.name, e.message)
-            self.send_error_page(e.status, "Bad gateway" if e.status == 502 else "Error", e.message)
+            self.send_upstream_error(e)
             return
         await super().get(*args, **kwargs)
         if self.ws_connection is None:  # tornado refused the handshake after all

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -18,18 +17,16 @@ from e2e.support import (
     MIB,
     JupyterServer,
     RssSampler,
+    header_values,
+    login_cookie,
     run_async,
+    unique_tag,
     wait_until,
     ws_connect,
     ws_refused,
 )
 
 MAX_GROWTH = 100 * MIB
-
-
-def _tag() -> str:
-    """A unique query value, to find one connection's lines in an app's events file."""
-    return uuid.uuid4().hex[:12]
 
 
 def _events(server: JupyterServer, name: str, tag: str, kind: str | None = None) -> list[dict]:
@@ -43,10 +40,6 @@ def _event(server: JupyterServer, name: str, tag: str, kind: str) -> dict[str, A
     return wait_until(
         lambda: _events(server, name, tag, kind), 10, f"a {kind!r} event from {name}"
     )[0]
-
-
-def _header(event: dict[str, Any], name: str) -> list[str]:
-    return [v for k, v in event["headers"] if k.lower() == name.lower()]
 
 
 async def _echo(ws: aiohttp.ClientWebSocketResponse, data: str | bytes) -> aiohttp.WSMessage:
@@ -68,7 +61,7 @@ def any_ws_server(request: pytest.FixtureRequest) -> JupyterServer:
 
 def test_text_and_binary_messages_round_trip(ws_server: JupyterServer) -> None:
     """Text comes back as the same text and binary as the same bytes, in order."""
-    tag = _tag()
+    tag = unique_tag()
     messages: list[str | bytes] = [
         "hello",
         "",
@@ -92,7 +85,7 @@ def test_text_and_binary_messages_round_trip(ws_server: JupyterServer) -> None:
 
 def test_32_mib_messages_round_trip_both_ways(ws_server: JupyterServer) -> None:
     """32 MiB binary and text messages reach the app whole and come back unchanged."""
-    tag = _tag()
+    tag = unique_tag()
     binary = os.urandom(32 * MIB)
     text = ("0123456789abcdef" * (2 * MIB))[: 32 * MIB - 3] + "☃"  # 32 MiB of UTF-8
 
@@ -123,7 +116,7 @@ def test_ping_from_the_client_gets_a_pong(ws_server: JupyterServer) -> None:
 
 def test_client_close_code_and_reason_reach_the_app(ws_server: JupyterServer) -> None:
     """The client's close code and reason reach the app, and the close handshake completes."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> tuple[int | None, float]:
         async with ws_connect(ws_server, f"ws/ws?t={tag}") as ws:
@@ -141,7 +134,7 @@ def test_client_close_code_and_reason_reach_the_app(ws_server: JupyterServer) ->
 
 def test_app_close_code_and_reason_reach_the_client(ws_server: JupyterServer) -> None:
     """The app's close code and reason reach the client, whose websocket then closes."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> tuple[aiohttp.WSMessage, int | None, bool]:
         async with ws_connect(ws_server, f"ws/ws?t={tag}") as ws:
@@ -157,7 +150,7 @@ def test_app_close_code_and_reason_reach_the_client(ws_server: JupyterServer) ->
 
 def test_client_vanishing_closes_the_apps_websocket(ws_server: JupyterServer) -> None:
     """A client that drops its TCP connection without a close frame ends the app's websocket."""
-    tag = _tag()
+    tag = unique_tag()
     upgrade = (
         f"GET {ws_server.base_url}ws/ws?t={tag} HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -217,7 +210,7 @@ def test_concurrent_websockets_do_not_mix(ws_server: JupyterServer) -> None:
 
 def test_permessage_deflate_messages_round_trip(ws_server: JupyterServer) -> None:
     """With compression offered by the client and accepted by the app, messages round trip."""
-    tag = _tag()
+    tag = unique_tag()
     messages: list[str | bytes] = [
         "compress me " * 10000,
         os.urandom(100_000),
@@ -235,7 +228,7 @@ def test_permessage_deflate_messages_round_trip(ws_server: JupyterServer) -> Non
     app_saw = _event(ws_server, "ws", tag, "open")
     print(
         f"client-side compress {client_compress}, app-side compress {app_saw['compress']},"
-        f" extensions offered to the app: {_header(app_saw, 'Sec-WebSocket-Extensions')}"
+        f" extensions offered to the app: {header_values(app_saw, 'Sec-WebSocket-Extensions')}"
     )
 
 
@@ -245,7 +238,7 @@ def test_permessage_deflate_messages_round_trip(ws_server: JupyterServer) -> Non
 @pytest.mark.parametrize("path", ["ws?x=1&y=%20z", "a/b/ws", "ws/"])
 def test_app_sees_path_after_its_prefix_with_query(any_ws_server: JupyterServer, path: str) -> None:
     """An upgrade to ``{base_url}ws/<path>?<query>`` reaches the app as ``/<path>?<query>``."""
-    tag = _tag()
+    tag = unique_tag()
     target = f"{path}{'&' if '?' in path else '?'}t={tag}"
 
     async def go() -> None:
@@ -258,7 +251,7 @@ def test_app_sees_path_after_its_prefix_with_query(any_ws_server: JupyterServer,
 
 def test_absolute_url_app_sees_full_path(any_ws_server: JupyterServer) -> None:
     """With absolute_url the app sees the whole path, base_url and name included."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> None:
         async with ws_connect(any_ws_server, f"wsabs/ws?t={tag}") as ws:
@@ -271,7 +264,7 @@ def test_absolute_url_app_sees_full_path(any_ws_server: JupyterServer) -> None:
 
 def test_mappath_applies_to_websockets(ws_server: JupyterServer) -> None:
     """mappath maps the websocket path as it does for HTTP ("/" -> "/mapped-ws")."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> None:
         async with ws_connect(ws_server, f"wsmapped/?t={tag}") as ws:
@@ -283,7 +276,7 @@ def test_mappath_applies_to_websockets(ws_server: JupyterServer) -> None:
 
 def test_request_headers_override_reaches_the_app(ws_server: JupyterServer) -> None:
     """request_headers_override headers (templates expanded) are sent with the upgrade."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> None:
         async with ws_connect(ws_server, f"wshdr/ws?t={tag}") as ws:
@@ -291,13 +284,13 @@ def test_request_headers_override_reaches_the_app(ws_server: JupyterServer) -> N
 
     run_async(go())
     opened = _event(ws_server, "wshdr", tag, "open")
-    assert _header(opened, "X-Override") == ["from-config"], opened["headers"]
-    assert _header(opened, "X-Templated") == ["base=/"], opened["headers"]
+    assert header_values(opened, "X-Override") == ["from-config"], opened["headers"]
+    assert header_values(opened, "X-Templated") == ["base=/"], opened["headers"]
 
 
 def test_app_on_a_unix_socket_is_proxied(ws_server: JupyterServer) -> None:
     """A websocket to an app listening on a unix socket works like one on a TCP port."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> list[Any]:
         async with ws_connect(ws_server, f"wssock/ws?t={tag}") as ws:
@@ -318,7 +311,7 @@ def test_client_sees_the_subprotocol_the_app_chose(
     ws_server: JupyterServer, offered: list[str], chosen: str | None
 ) -> None:
     """The subprotocol in the handshake answer is the one the app picked from the offer."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> str | None:
         async with ws_connect(ws_server, f"ws/ws?t={tag}", protocols=offered) as ws:
@@ -329,7 +322,7 @@ def test_client_sees_the_subprotocol_the_app_chose(
     opened = _event(ws_server, "ws", tag, "open")
     assert opened["protocol"] == chosen
     offered_to_app = [
-        p.strip() for v in _header(opened, "Sec-WebSocket-Protocol") for p in v.split(",")
+        p.strip() for v in header_values(opened, "Sec-WebSocket-Protocol") for p in v.split(",")
     ]
     assert offered_to_app == offered
 
@@ -362,19 +355,9 @@ def test_unauthenticated_upgrade_gets_403_and_does_not_start_the_app(
     assert not ws_server.record("wsauth").exists(), "the app was started"
 
 
-def _login_cookie(server: JupyterServer) -> str:
-    """The ``name=value`` of the login cookie Jupyter sets on a token-authenticated request."""
-    r = server.get("api/me")
-    assert r.status == 200, r
-    name = f"username-127-0-0-1-{server.port}="
-    cookies = [c.split(";")[0] for c in r.header_all("Set-Cookie") if c.startswith(name)]
-    assert cookies, r
-    return cookies[0]
-
-
 def test_login_cookie_from_another_origin_is_refused(ws_server: JupyterServer) -> None:
     """A cookie-only upgrade from a foreign Origin gets a 403; from the same origin it works."""
-    cookie = _login_cookie(ws_server)
+    cookie = login_cookie(ws_server)
     evil = {"Cookie": cookie, "Origin": "http://evil.example"}
     assert run_async(ws_refused(ws_server, "ws/ws", auth=False, headers=evil)) == 403
 
@@ -394,7 +377,7 @@ def test_slow_reader_of_a_1gib_flood_in_bounded_memory(ws_server: JupyterServer)
     """A client that stops reading a 1 GiB flood for 2 s does not make Jupyter buffer it."""
     assert ws_server.proc is not None
     count, size = 1024, MIB
-    tag = _tag()
+    tag = unique_tag()
 
     async def go(rss: RssSampler) -> tuple[list[int], int | None, float]:
         path = f"ws/ws-flood?count={count}&size={size}&t={tag}"
@@ -452,7 +435,7 @@ def test_websocket_messages_are_activity(ws_server: JupyterServer) -> None:
 
 def test_websocket_max_message_size_closes_with_1009(ws_server: JupyterServer) -> None:
     """With websocket_max_message_size 1 MiB, a 2 MiB client message closes with 1009."""
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> tuple[Any, aiohttp.WSMessage, int | None]:
         async with ws_connect(ws_server, f"wssmall/ws?t={tag}", max_msg_size=0) as ws:
@@ -463,6 +446,8 @@ def test_websocket_max_message_size_closes_with_1009(ws_server: JupyterServer) -
     small, msg, close_code = run_async(go())
     assert small == bytes(512 * 1024)
     assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1009), msg
-    assert close_code == 1009
+    # tornado drops the TCP connection right after its 1009 close frame, so the client's
+    # own close reply may fail and aiohttp then records 1006: the frame above is the proof.
+    assert close_code in (1009, 1006)
     lengths = [e["length"] for e in _events(ws_server, "wssmall", tag, "message")]
     assert lengths == [512 * 1024], "the app got the oversized message"
