@@ -10,6 +10,8 @@
 * ``any_server``: parametrized over both, for behaviour that depends on the base URL.
 * ``ws_server``: a session-wide server with :data:`~e2e.support.WEBSOCKET_CONFIG`
   (websocket and raw socket apps).
+* ``backend_dir``, ``app``, ``ws_app``: per test module, a folder and two backends the
+  test starts itself (echo_app and ws_app on free ports of 127.0.0.1, logging what they get).
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from e2e.support import (
     SHARED_ENV,
     STANDARD_CONFIG,
     WEBSOCKET_CONFIG,
+    Backend,
     JupyterServer,
+    echo_backend,
     free_port,
     running_server,
     standard_variables,
+    ws_backend,
 )
 
 
@@ -83,3 +88,23 @@ def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServe
     workdir = tmp_path_factory.mktemp("websocket")
     with running_server(workdir, WEBSOCKET_CONFIG, variables={"DEAD_PORT": free_port()}) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for the logs of the backends a test module starts itself."""
+    return tmp_path_factory.mktemp("backends")
+
+
+@pytest.fixture(scope="module")
+def app(backend_dir: Path) -> Iterator[Backend]:
+    """echo_app on a free port of 127.0.0.1, started by the test, logging every request it gets."""
+    with echo_backend(backend_dir) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def ws_app(backend_dir: Path) -> Iterator[Backend]:
+    """ws_app on a free port of 127.0.0.1, started by the test, writing its events file."""
+    with ws_backend(backend_dir) as b:
+        yield b

@@ -763,6 +763,19 @@ def login_cookie(server: JupyterServer) -> str:
     return cookies[0]
 
 
+def unique_tag() -> str:
+    """A unique marker (12 hex digits), to find one request's or connection's lines in a log."""
+    return uuid.uuid4().hex[:12]
+
+
+def header_values(info: dict[str, Any], name: str) -> list[str]:
+    """The values of the header ``name`` (any case), in order, in what an app recorded.
+
+    ``info`` is echo_app's JSON answer or a ws_app event: both list ``headers`` as pairs.
+    """
+    return [v for k, v in info["headers"] if k.lower() == name.lower()]
+
+
 # ---------------------------------------------------------------- standard configs
 
 #: The echo servers both standard configs have (one with templated environment, one absolute).

@@ -7,11 +7,7 @@ import json
 
 import pytest
 
-from e2e.support import JupyterServer, app_port
-
-
-def _seen(info: dict, name: str) -> list[str]:
-    return [v for k, v in info["headers"] if k.lower() == name.lower()]
+from e2e.support import JupyterServer, app_port, header_values
 
 
 def test_request_headers_pass_through_with_repeats_in_order(shared_server: JupyterServer) -> None:
@@ -26,10 +22,10 @@ def test_request_headers_pass_through_with_repeats_in_order(shared_server: Jupyt
             ("Cookie", "k=v; other=w"),
         ],
     )
-    assert _seen(info, "X-Custom") == ["one"]
-    assert _seen(info, "Accept") == ["application/x-test"]
-    assert _seen(info, "Cookie") == ["k=v; other=w"]
-    multi = _seen(info, "X-Multi")
+    assert header_values(info, "X-Custom") == ["one"]
+    assert header_values(info, "Accept") == ["application/x-test"]
+    assert header_values(info, "Cookie") == ["k=v; other=w"]
+    multi = header_values(info, "X-Multi")
     assert multi in (["first", "second"], ["first,second"], ["first, second"]), multi
 
 
@@ -82,10 +78,10 @@ def test_hop_by_hop_request_headers_are_removed(shared_server: JupyterServer) ->
         ],
     )
     for name in ("X-Private-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization"):
-        assert _seen(info, name) == [], (name, info["headers"])
-    for value in _seen(info, "Connection"):
+        assert header_values(info, name) == [], (name, info["headers"])
+    for value in header_values(info, "Connection"):
         assert "x-private-hop" not in value.lower(), info["headers"]
-    assert _seen(info, "X-End-To-End") == ["kept"]
+    assert header_values(info, "X-End-To-End") == ["kept"]
 
 
 def test_hop_by_hop_response_headers_are_removed(shared_server: JupyterServer) -> None:
@@ -105,11 +101,11 @@ def test_hop_by_hop_response_headers_are_removed(shared_server: JupyterServer) -
 def test_forwarded_headers_are_set(any_server: JupyterServer) -> None:
     """X-Forwarded-Proto/Host/For/Prefix tell the app how the client reached it."""
     info = any_server.echo("echo/fwd")
-    assert _seen(info, "X-Forwarded-Proto") == ["http"]
-    assert _seen(info, "X-Forwarded-Host") == [f"127.0.0.1:{any_server.port}"]
-    forwarded_for = _seen(info, "X-Forwarded-For")
+    assert header_values(info, "X-Forwarded-Proto") == ["http"]
+    assert header_values(info, "X-Forwarded-Host") == [f"127.0.0.1:{any_server.port}"]
+    forwarded_for = header_values(info, "X-Forwarded-For")
     assert len(forwarded_for) == 1 and "127.0.0.1" in forwarded_for[0], info["headers"]
-    assert _seen(info, "X-Forwarded-Prefix") == [f"{any_server.base_url}echo"]
+    assert header_values(info, "X-Forwarded-Prefix") == [f"{any_server.base_url}echo"]
 
 
 def test_request_headers_override_dict_replaces_and_expands(shared_server: JupyterServer) -> None:
@@ -118,16 +114,16 @@ def test_request_headers_override_dict_replaces_and_expands(shared_server: Jupyt
         "hdr/x", headers=[("User-Agent", "client-agent"), ("X-Override", "from-client")]
     )
     port = app_port(info)
-    assert _seen(info, "User-Agent") == ["overridden-agent"]
-    assert _seen(info, "X-Override") == [f"port={port} base=/"]
+    assert header_values(info, "User-Agent") == ["overridden-agent"]
+    assert header_values(info, "X-Override") == [f"port={port} base=/"]
 
 
 def test_request_headers_override_callable(shared_server: JupyterServer) -> None:
     """A request_headers_override callable gets the args it declares; its templates expand."""
     info = shared_server.echo("hdrfn/x")
     port = app_port(info)
-    assert _seen(info, "X-Fn-Header") == [f"sock=[] port={port}"]
-    assert _seen(info, "X-Fn-Template") == [str(port)]
+    assert header_values(info, "X-Fn-Header") == [f"sock=[] port={port}"]
+    assert header_values(info, "X-Fn-Template") == [str(port)]
 
 
 def test_no_etag_added_and_no_proxy_made_304(shared_server: JupyterServer) -> None:

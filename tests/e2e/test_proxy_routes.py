@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ from e2e.support import (
     free_port,
     run_async,
     running_server,
+    unique_tag,
     wait_until,
-    ws_backend,
     ws_connect,
     ws_refused,
 )
@@ -81,10 +80,6 @@ PATHS = [
 ]
 
 
-def _tag() -> str:
-    return uuid.uuid4().hex[:12]
-
-
 @contextlib.contextmanager
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, config: str):
     with running_server(tmp_path_factory.mktemp(name), config) as server:
@@ -107,28 +102,9 @@ def route_server(request: pytest.FixtureRequest) -> JupyterServer:
 
 
 @pytest.fixture(scope="module")
-def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("route-backends")
-
-
-@pytest.fixture(scope="module")
-def app(backend_dir: Path) -> Iterator[Backend]:
-    """echo_app on a free port of 127.0.0.1, logging each request it gets."""
-    with echo_backend(backend_dir) as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def other_host_app(backend_dir: Path) -> Iterator[Backend]:
     """echo_app on 127.0.0.3 (not in the default allowlist)."""
     with echo_backend(backend_dir, host="127.0.0.3") as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def ws_app(backend_dir: Path) -> Iterator[Backend]:
-    """ws_app on a free port of 127.0.0.1, writing its events file."""
-    with ws_backend(backend_dir) as b:
         yield b
 
 
@@ -164,7 +140,7 @@ def test_host_port_routes_for_default_allowed_hosts(
 
 def test_bare_port_redirects_to_slash(route_server: JupyterServer, app: Backend) -> None:
     """{base_url}proxy/<port> without a trailing slash redirects to {base_url}proxy/<port>/."""
-    tag = _tag()
+    tag = unique_tag()
     r = route_server.get(f"proxy/{app.port}?t={tag}")
     assert 300 <= r.status < 400, r
     location = urlsplit(r.header("Location") or "")
@@ -188,7 +164,7 @@ def test_unauthenticated_requests_are_not_proxied(
     routes_server: JupyterServer, app: Backend
 ) -> None:
     """Without a token a port route gives a login redirect or a 403; the app sees nothing."""
-    tag = _tag()
+    tag = unique_tag()
     for route in [f"proxy/{app.port}/{tag}", f"proxy/absolute/{app.port}/{tag}"]:
         r = routes_server.get(route, auth=False)
         assert r.status in (302, 403), r
@@ -206,7 +182,7 @@ def test_host_not_in_the_allowlist_gets_403(
     routes_server: JupyterServer, other_host_app: Backend
 ) -> None:
     """A host outside the default allowlist gets 403 on every form; its app sees nothing."""
-    tag = _tag()
+    tag = unique_tag()
     port = other_host_app.port
     for route in [f"proxy/127.0.0.3:{port}/{tag}", f"proxy/absolute/127.0.0.3:{port}/{tag}"]:
         r = routes_server.get(route)
@@ -258,7 +234,7 @@ def _opened_path(ws_app: Backend, tag: str) -> str:
 )
 def test_websockets_on_each_route(route_server: JupyterServer, ws_app: Backend, route: str) -> None:
     """A websocket on each port route echoes, and the app sees the stripped or the full path."""
-    tag = _tag()
+    tag = unique_tag()
     prefix = route.format(port=ws_app.port)
     path = f"{prefix}/ws?t={tag}"
     assert run_async(_round_trip(route_server, path, f"hello {tag}")) == f"hello {tag}"
@@ -324,7 +300,7 @@ def test_callable_allowlist_decides_with_handler_and_host(
     """A callable host_allowlist gets (handler, host): its answer alone decides, per request."""
     server = allow_callable_server
     assert server.echo(f"proxy/127.0.0.3:{other_host_app.port}/x")["path"] == "/x"
-    tag = _tag()
+    tag = unique_tag()
     r = server.get(f"proxy/localhost:{app.port}/{tag}")
     assert r.status == 403, r  # the default list no longer applies
     r = server.get(f"proxy/127.0.0.1:{app.port}/{tag}")

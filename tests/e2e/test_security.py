@@ -17,9 +17,7 @@ import json
 import secrets
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +26,14 @@ from e2e.support import (
     Backend,
     JupyterServer,
     Response,
-    echo_backend,
     free_port,
+    header_values,
     login_cookie,
     raw_request,
     run_async,
     running_server,
+    unique_tag,
     wait_until,
-    ws_backend,
     ws_connect,
     ws_refused,
 )
@@ -71,10 +69,6 @@ c.ServerProxy.servers = {
 XSS = "%3Csvg%20onload%3Dalert(1)%3E"
 
 
-def _tag() -> str:
-    return uuid.uuid4().hex[:12]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """Debug logging, and Jupyter's secrets in its own environment (JUPYTER_TOKEN is the token)."""
@@ -89,25 +83,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def backend_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("security-backends")
-
-
-@pytest.fixture(scope="module")
-def app(backend_dir: Path) -> Iterator[Backend]:
-    """echo_app on a free port, started by the test, logging every request it gets."""
-    with echo_backend(backend_dir) as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def ws_app(backend_dir: Path) -> Iterator[Backend]:
-    """ws_app on a free port, started by the test, writing its events."""
-    with ws_backend(backend_dir) as b:
-        yield b
-
-
 def _requests(server: JupyterServer, name: str) -> str:
     """What the logged app ``name`` received so far (``METHOD path`` lines)."""
     try:
@@ -116,14 +91,10 @@ def _requests(server: JupyterServer, name: str) -> str:
         return ""
 
 
-def _headers(info: dict[str, Any], name: str) -> list[str]:
-    return [v for k, v in info["headers"] if k.lower() == name.lower()]
-
-
 def _cookie_names(info: dict[str, Any]) -> list[str]:
     return [
         part.split("=", 1)[0].strip()
-        for value in _headers(info, "Cookie")
+        for value in header_values(info, "Cookie")
         for part in value.split(";")
         if part.strip()
     ]
@@ -296,7 +267,7 @@ def test_unauthenticated_websocket_gets_403_on_every_route(
     server: JupyterServer, app: Backend, how: str, route: str
 ) -> None:
     """An upgrade without valid credentials is refused with 403; nothing starts or connects."""
-    tag = _tag()
+    tag = unique_tag()
     path = route.format(port=app.port) + f"?t={tag}"
     if how == "wrong token query":
         path += "&token=" + "y" * 32
@@ -310,7 +281,7 @@ def test_authenticated_websocket_reaches_the_logging_backend(
     server: JupyterServer, app: Backend
 ) -> None:
     """Control for the test above: with the token the same upgrade does reach the backend."""
-    tag = _tag()
+    tag = unique_tag()
     path = f"proxy/{app.port}/ws?t={tag}"
     run_async(ws_refused(server, path))  # echo_app answers 200, not 101: the handshake fails
     assert app.saw(tag), app.lines()
@@ -385,8 +356,8 @@ def test_credentials_are_not_forwarded_by_default(
     assert not [n for n in names if n.startswith("username-") or n == "_xsrf"], names
     assert names == ["app_session"], info["headers"]
     assert "xsrf-secret-value" not in json.dumps(info["headers"])
-    assert _headers(info, "Authorization") == []
-    assert _headers(info, "X-Custom") == ["custom-value"]
+    assert header_values(info, "Authorization") == []
+    assert header_values(info, "X-Custom") == ["custom-value"]
 
 
 @pytest.mark.parametrize("route", ["sec/basic", "proxy/{port}/basic"])
@@ -398,7 +369,7 @@ def test_other_authorization_passes(server: JupyterServer, app: Backend, route: 
         auth=False,
         headers={"Authorization": "Basic eHl6OnNlY3JldA=="},
     )
-    assert _headers(info, "Authorization") == ["Basic eHl6OnNlY3JldA=="]
+    assert header_values(info, "Authorization") == ["Basic eHl6OnNlY3JldA=="]
     assert info["path"] == "/basic?keep=1"
 
 
@@ -418,7 +389,7 @@ def test_forward_jupyter_credentials_opts_back_in(server: JupyterServer) -> None
         headers=[("Cookie", f"{cookie}; _xsrf=x1; app_session=1")],
     )
     assert info["path"] == f"/creds?a=1&token={server.token}"
-    assert _headers(info, "Authorization") == [f"token {server.token}"]
+    assert header_values(info, "Authorization") == [f"token {server.token}"]
     names = _cookie_names(info)
     assert cookie.split("=", 1)[0] in names and "_xsrf" in names and "app_session" in names
 
@@ -448,7 +419,7 @@ def test_websocket_credentials_are_not_forwarded(
     server: JupyterServer, ws_app: Backend, route: str
 ) -> None:
     """A websocket upgrade reaches the app without the token (header, query) or login cookie."""
-    tag = _tag()
+    tag = unique_tag()
     cookie = login_cookie(server)
     path = route.format(port=ws_app.port) + f"?t={tag}&token={server.token}&keep=1"
 
@@ -500,7 +471,7 @@ def test_cross_site_cookie_requests_are_refused(
     server: JupyterServer, app: Backend, kind: str, method: str, foreign: dict[str, str]
 ) -> None:
     """A cookie-only unsafe request from another site gets 403 and never reaches the app."""
-    tag = _tag()
+    tag = unique_tag()
     r = _cookie_request(server, method, f"{_route(kind, app)}/{tag}", foreign)
     assert r.status == 403, r
     assert tag not in _received(server, kind, app)
@@ -544,7 +515,7 @@ def test_same_origin_cookie_requests_and_foreign_gets_pass(
 
 def test_allow_cross_site_requests_opts_out(server: JupyterServer) -> None:
     """With allow_cross_site_requests a foreign cookie POST reaches the app."""
-    tag = _tag()
+    tag = unique_tag()
     r = _cookie_request(server, "POST", f"xsiteok/{tag}", {"Origin": EVIL})
     assert r.status == 200, r
     assert tag in _requests(server, "xsiteok")
@@ -567,9 +538,9 @@ def test_identity_header_is_set_and_overwrites_the_client(server: JupyterServer)
     spoof = [("X-Forwarded-User", "mallory"), ("x-forwarded-user", "eve"), ("Cookie", cookie)]
     for auth in (False, True):
         info = server.echo("ident/x", auth=auth, headers=spoof)
-        assert _headers(info, "X-Forwarded-User") == [user], info["headers"]
+        assert header_values(info, "X-Forwarded-User") == [user], info["headers"]
     info = server.echo("ident/x", headers=[("X-Forwarded-User", "mallory")])  # token only
-    seen = _headers(info, "X-Forwarded-User")
+    seen = header_values(info, "X-Forwarded-User")
     assert len(seen) == 1 and seen[0] not in ("", "mallory"), info["headers"]
 
 
@@ -577,7 +548,7 @@ def test_identity_header_on_websockets(server: JupyterServer) -> None:
     """identity_header is also set (and overwritten) on websocket upgrades."""
     cookie = login_cookie(server)
     user = _username(server, cookie)
-    tag = _tag()
+    tag = unique_tag()
 
     async def go() -> None:
         headers = {"Cookie": cookie, "X-Forwarded-User": "mallory"}
@@ -588,13 +559,13 @@ def test_identity_header_on_websockets(server: JupyterServer) -> None:
     run_async(go())
     opened = _opened(server.events("wsident"), tag)
     assert opened is not None
-    assert _headers(opened, "X-Forwarded-User") == [user], opened["headers"]
+    assert header_values(opened, "X-Forwarded-User") == [user], opened["headers"]
 
 
 def test_without_identity_header_the_client_value_passes(server: JupyterServer) -> None:
     """A server without identity_header forwards a client's X-Forwarded-User as it is."""
     info = server.echo("sec/x", headers={"X-Forwarded-User": "mallory"})
-    assert _headers(info, "X-Forwarded-User") == ["mallory"]
+    assert header_values(info, "X-Forwarded-User") == ["mallory"]
 
 
 # ================================================================ 7. malformed input
@@ -725,7 +696,7 @@ def test_secrets_never_reach_the_log(server: JupyterServer, app: Backend, ws_app
         await ws_refused(server, f"proxy/{dead}/ws", headers={"Authorization": basic}, auth=False)
 
     run_async(websockets())
-    end = _tag()
+    end = unique_tag()
     assert server.get(f"api/status?end={end}").status == 200
     wait_until(lambda: end in server.log(), 10, "the last request to be logged")
     log = server.log()[start:]
