@@ -54,6 +54,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from backend_cli import append_line
 
 CHUNK = 256 * 1024
 PATTERN = (bytes(range(256)) * (CHUNK // 256))[:CHUNK]
@@ -102,12 +103,6 @@ async def send_bytes(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _trace(path: str, line: str) -> None:
-    if path:
-        with open(path, "a") as f:
-            f.write(line + "\n")
-
-
 async def stream(request: web.Request) -> web.StreamResponse:
     chunks = int(request.query.get("chunks", "5"))
     interval = float(request.query.get("interval", "0.5"))
@@ -117,7 +112,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": ctype})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    _trace(trace, "started")
+    append_line(trace, "started")
     await asyncio.sleep(first_after)  # headers are out; the body starts later
     try:
         for i in range(chunks):
@@ -126,9 +121,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await asyncio.sleep(interval)
         await response.write_eof()
     except (OSError, asyncio.CancelledError) as e:
-        _trace(trace, f"aborted: {e!r}")
+        append_line(trace, f"aborted: {e!r}")
         raise
-    _trace(trace, "finished")
+    append_line(trace, "finished")
     return response
 
 
@@ -181,7 +176,7 @@ def request_logger(path: str) -> Callable[..., Awaitable[web.StreamResponse]]:
 
     @web.middleware
     async def log_request(request: web.Request, handler: Any) -> web.StreamResponse:
-        _trace(path, f"{request.method} {request.raw_path}")
+        append_line(path, f"{request.method} {request.raw_path}")
         return await handler(request)
 
     return log_request
