@@ -48,7 +48,7 @@ def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:
         connector = aiohttp.UnixConnector(path=endpoint.unix_socket, limit=0, keepalive_timeout=60)
     else:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, use_dns_cache=True)
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
@@ -58,3 +58,9 @@ def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:
         max_line_size=MAX_HEADER_LINE,
         max_field_size=MAX_HEADER_LINE,
     )
+    # aiohttp resends idempotent requests (PUT and DELETE too) once after a dropped
+    # connection, reusing the body payload: for our streamed bodies that payload is
+    # already consumed, so the app would get a request without its body. Retries are
+    # decided in proxy.http instead (bodiless GET/HEAD/OPTIONS only). No public switch.
+    session._retry_connection = False
+    return session

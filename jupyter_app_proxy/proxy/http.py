@@ -36,6 +36,9 @@ class ResponseSink(Protocol):
         """Send the status line and headers now, before any body."""
 
 
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @dataclass(frozen=True)
 class UpstreamRequest:
     app: str
@@ -75,7 +78,9 @@ async def forward(
     """Send ``req`` upstream and stream the answer into ``sink``."""
     where = req.endpoint.describe()
     url = URL(req.endpoint.origin + req.target, encoded=True)
-    attempts = 1 if req.body is not None else 2  # a bodiless request survives one stale keep-alive
+    # A stale keep-alive connection (the app closed it as we reused it) fails before any
+    # answer; a bodiless safe request can simply be sent again. Others are never repeated.
+    attempts = 2 if req.body is None and req.method in RETRYABLE_METHODS else 1
     for attempt in range(attempts):
         try:
             with map_upstream_errors(req.app, where):

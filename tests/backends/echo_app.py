@@ -31,6 +31,8 @@ Routes (GET unless said otherwise):
     200 with these response headers added;
 ``/exit?code=N``
     answers ``bye``, then the process exits with code N about 50 ms later;
+``/drop`` (any method)
+    closes the connection without any response;
 ``/head-length``
     a 1234-byte body (a HEAD keeps ``Content-Length: 1234``);
 ``/slow-read?delay=S`` (any method)
@@ -182,6 +184,13 @@ def request_logger(path: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     return log_request
 
 
+async def drop(request: web.Request) -> web.Response:
+    """Close the connection without answering (an app that crashes mid-request)."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()  # never sent: the connection is gone
+
+
 def make_app(log_requests: str = "") -> web.Application:
     app = web.Application(middlewares=[request_logger(log_requests)] if log_requests else [])
     app.router.add_get("/bytes", send_bytes)
@@ -193,6 +202,7 @@ def make_app(log_requests: str = "") -> web.Application:
     app.router.add_get("/exit", exit_)
     app.router.add_get("/head-length", head_length)
     app.router.add_route("*", "/slow-read", slow_read)
+    app.router.add_route("*", "/drop", drop)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

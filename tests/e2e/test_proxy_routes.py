@@ -334,3 +334,17 @@ def test_deprecated_host_whitelist_still_works(
     assert r.status == 403, r
     lines = [line for line in server.log().splitlines() if "host_whitelist" in line]
     assert any("deprecat" in line.lower() for line in lines), server.log_tail()
+
+
+def test_only_safe_bodiless_requests_are_sent_again_after_a_dropped_connection(
+    route_server: JupyterServer, app: Backend
+) -> None:
+    """A dropped connection gets one retry of a GET, never of a POST or PUT; all give 502."""
+    tag = unique_tag()
+    get = route_server.get(f"proxy/{app.port}/drop?t={tag}")
+    post = route_server.request("POST", f"proxy/{app.port}/drop?t={tag}", body=b"")
+    put = route_server.request("PUT", f"proxy/{app.port}/drop?t={tag}", body=b"x" * 100_000)
+    assert (get.status, post.status, put.status) == (502, 502, 502), (get, post, put)
+    seen = [line for line in app.lines() if tag in line]
+    expected = [f"GET /drop?t={tag}"] * 2 + [f"POST /drop?t={tag}", f"PUT /drop?t={tag}"]
+    assert seen == expected, seen
