@@ -20,5 +20,16 @@ class Endpoint:
             return "http://localhost"
         return f"http://{self.host}:{self.port}"
 
+    def template_values(self, base_url: str) -> dict[str, object]:
+        """What ``{port}``, ``{unix_socket}`` and ``{base_url}`` mean for this endpoint.
+
+        ``port`` is 0 on a unix socket and ``unix_socket`` is "" on a port, as the spec says.
+        """
+        return {
+            "port": 0 if self.unix_socket else self.port,
+            "unix_socket": self.unix_socket,
+            "base_url": base_url,
+        }
+
     def describe(self) -> str:
         return f"unix socket {self.unix_socket}" if self.unix_socket else f"{self.host}:{self.port}"

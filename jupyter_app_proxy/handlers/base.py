@@ -125,11 +125,7 @@ class AppHandlerMixin:
         """
         spec, req, prefix = self.spec, self.request, self.prefix
         rest = req.path[len(prefix) :]
-        values = {
-            "port": endpoint.port,
-            "unix_socket": endpoint.unix_socket,
-            "base_url": self.base_url,
-        }
+        values = endpoint.template_values(self.base_url)
         try:
             mapped = map_path(rest, spec.mappath)  # type: ignore[arg-type]
             override = resolve_mapping(spec.request_headers_override, values)
@@ -228,7 +224,4 @@ class AppHandlerMixin:
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised by tornado or Jupyter also use the escaped page."""
         reason = httputil.responses.get(status_code, "Error")
-        handler: Any = self
-        handler.set_header("Content-Type", "text/html; charset=utf-8")
-        handler.set_header("X-Content-Type-Options", "nosniff")
-        handler.finish(render_error_page(status_code, reason, reason))
+        self.send_error_page(status_code, reason, reason)

@@ -163,14 +163,6 @@ class SupervisedApp:
             launcher.signal_group(self._run.proc.pid, signal.SIGKILL)
             self._run.release_socket()
 
-    def template_values(self, endpoint: Endpoint) -> dict[str, object]:
-        """The values of ``{port}``, ``{unix_socket}``, ``{base_url}`` for this run."""
-        return {
-            "port": 0 if endpoint.unix_socket else endpoint.port,
-            "unix_socket": endpoint.unix_socket,
-            "base_url": self.base_url,
-        }
-
     # -- starting ----------------------------------------------------------
     async def _start(self) -> Endpoint:
         self._set_state(ProcessState.STARTING)
@@ -216,7 +208,7 @@ class SupervisedApp:
 
     async def _spawn(self, endpoint: Endpoint, started_at: float, private_socket: str) -> _Run:
         name = self.spec.name
-        values = self.template_values(endpoint)
+        values = endpoint.template_values(self.base_url)
         try:
             argv = resolve_list(self.spec.command, values)
             env = launcher.child_environment(
