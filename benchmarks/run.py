@@ -1,6 +1,7 @@
 """Benchmark jupyter-app-proxy against direct access, Jupyter Server Proxy, nginx and CHP.
 
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
+        [--only small,transfers,ttfb,ws,cold] [--targets direct,ours,jsp,nginx,chp]
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
@@ -37,6 +38,7 @@ from targets import BACKEND, LABELS, Context, Target, restart, start, start_back
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEYS = ["direct", "ours", "jsp", "nginx", "chp"]
+STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
 Run = dict[str, Any]
@@ -65,23 +67,27 @@ def say(text: str) -> None:
 class Bench:
     """Runs each measurement with the targets alternating: A B C A B C ..."""
 
-    def __init__(self, ctx: Context, profile: Profile, results: Results) -> None:
+    def __init__(
+        self, ctx: Context, profile: Profile, results: Results, keys: list[str], steps: list[str]
+    ) -> None:
         self.ctx = ctx
         self.profile = profile
         self.results = results
+        self.keys = keys
+        self.steps = steps
         self.targets: dict[str, Target] = {}
         self.events: list[str] = []
 
     def start_all(self) -> None:
         start_backend(self.ctx)
-        for key in KEYS:
+        for key in self.keys:
             say(f"starting {key}")
             self.targets[key] = start(self.ctx, key)
 
     def rounds(self, runs: int) -> Iterator[tuple[int, Target]]:
         """Every target once per round; a target that died is restarted (and noted) first."""
         for i in range(runs):
-            for key in KEYS:
+            for key in self.keys:
                 target = self.targets[key]
                 if not target.alive():
                     self._restart(target, "process had exited")
@@ -131,7 +137,8 @@ class Bench:
                 url = target.url("/small")
                 run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
                 self.measure(metric, target, run, "rps")
-                if target.key == KEYS[-1]:  # the floor: Jupyter's own handler, after each round
+                # the floor: Jupyter's own handler, after each round
+                if target.key == self.keys[-1] and "ours" in self.targets:
                     ours = self.targets["ours"]
                     url = f"http://127.0.0.1:{ours.port}/api/status"
                     run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
@@ -181,21 +188,25 @@ class Bench:
             run = coldstart.app_ready(self.ctx.launcher, BACKEND, self.ctx.tmp / f"cold{i}.log")
             self.record("cold_app", "direct", run, "ready_ms")
             for key in ("ours", "jsp"):
+                if key not in self.targets:
+                    continue
                 target = self.targets[key]
                 path = f"/{name}/small"
                 fn = partial(coldstart.first_response, target.port, path, self.ctx.headers)
                 self.measure("cold_first", target, fn, "first_response_ms")
 
     def run_all(self) -> None:
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("warm-up (not recorded)", self.warm_up),
-            ("GET /small", self.small_requests),
-            ("big transfers", self.transfers),
-            ("time to first byte", self.ttfb),
-            ("websockets", self.websockets),
-            ("cold start", self.cold_start),
+        all_steps: list[tuple[str, str, Callable[[], None]]] = [
+            ("", "warm-up (not recorded)", self.warm_up),
+            ("small", "GET /small", self.small_requests),
+            ("transfers", "big transfers", self.transfers),
+            ("ttfb", "time to first byte", self.ttfb),
+            ("ws", "websockets", self.websockets),
+            ("cold", "cold start", self.cold_start),
         ]
-        for title, step in steps:
+        for key, title, step in all_steps:
+            if key and key not in self.steps:
+                continue
             say(f"== {title}")
             try:
                 step()
@@ -211,23 +222,48 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+def _choices(allowed: list[str]) -> Callable[[str], list[str]]:
+    """A comma-separated subset of ``allowed``, kept in the order of ``allowed``."""
+
+    def parse(text: str) -> list[str]:
+        wanted = {w.strip() for w in text.split(",") if w.strip()}
+        unknown = wanted - set(allowed)
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown: {', '.join(sorted(unknown))}")
+        return [a for a in allowed if a in wanted]
+
+    return parse
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes instead of ~20")
     parser.add_argument("--keep-tmp", action="store_true", help="keep logs and configs")
+    parser.add_argument(
+        "--only", type=_choices(STEPS), default=STEPS, help=f"some of {','.join(STEPS)}"
+    )
+    parser.add_argument(
+        "--targets", type=_choices(KEYS), default=KEYS, help=f"some of {','.join(KEYS)}"
+    )
     parser.add_argument(
         "--render", metavar="JSON", type=Path, help="only rewrite the .md of a saved .json"
     )
     return parser.parse_args(argv)
 
 
-def run_bench(profile: Profile, tools: install.Tools, tmp: Path, meta: dict[str, Any]) -> Results:
+def run_bench(
+    profile: Profile,
+    tools: install.Tools,
+    tmp: Path,
+    meta: dict[str, Any],
+    args: argparse.Namespace,
+) -> Results:
     """Start everything, measure, and stop everything, whatever happens."""
     launcher = Launcher()
     results = Results()
     cold_names = [f"cold{i}" for i in range(profile.cold_reps)]
     ctx = Context(launcher, tools, tmp, free_port(), cold_names)
-    bench = Bench(ctx, profile, results)
+    bench = Bench(ctx, profile, results, args.targets, args.only)
     try:
         bench.start_all()
         meta["verification"] = {k: t.info["verified"] for k, t in bench.targets.items() if t.info}
@@ -281,12 +317,15 @@ def _main(argv: list[str] | None) -> int:
         "profile": dataclasses.asdict(profile),
         "commit": commit(HERE.parent),
         "machine": machine(tools),
-        "targets": KEYS,
+        "targets": args.targets,
+        "steps": args.only,
     }
+    if args.targets != KEYS or args.only != STEPS:
+        meta["profile"]["name"] += "-partial"
     tmp = Path(tempfile.mkdtemp(prefix="jap-bench-"))
     start = time.monotonic()
     try:
-        results = run_bench(profile, tools, tmp, meta)
+        results = run_bench(profile, tools, tmp, meta, args)
     finally:
         if args.keep_tmp:
             say(f"logs and configs kept in {tmp}")

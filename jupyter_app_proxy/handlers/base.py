@@ -40,16 +40,6 @@ from .errorpage import render_error_page
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-#: Handshake fields the websocket client library sets itself for the app leg.
-WEBSOCKET_HANDSHAKE = frozenset(
-    {
-        "sec-websocket-key",
-        "sec-websocket-version",
-        "sec-websocket-extensions",
-        "sec-websocket-protocol",
-    }
-)
-
 
 @dataclass(frozen=True)
 class UpstreamRoute:
@@ -116,9 +106,7 @@ class AppHandlerMixin:
         self.send_error_page(403, "Forbidden", msg)
         return True
 
-    def upstream_route(
-        self, endpoint: Endpoint, drop: frozenset[str] = frozenset()
-    ) -> UpstreamRoute:
+    def upstream_route(self, endpoint: Endpoint) -> UpstreamRoute:
         """Map this request to the app: path (prefix, ``mappath``), headers, redirects.
 
         Raises :class:`AppConfigError` if a config callable fails.
@@ -134,7 +122,7 @@ class AppHandlerMixin:
                 f"{spec.name}: mappath or request_headers_override failed: {type(e).__name__}: {e}"
             )
             raise AppConfigError(spec.name, msg) from e
-        incoming = [(k, v) for k, v in req.headers.get_all() if k.lower() not in drop]
+        incoming = list(req.headers.get_all())
         query = req.query
         if not spec.forward_jupyter_credentials:
             tokens = self._jupyter_tokens()

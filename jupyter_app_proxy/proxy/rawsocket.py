@@ -8,12 +8,20 @@ sent, and writes wait for ``drain``: flow control both ways.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from ..endpoint import Endpoint
 from .errors import map_upstream_errors
-from .websocket import ClientLeg
 
 READ_SIZE = 64 * 1024
+
+
+class ClientLeg(Protocol):
+    """The browser's websocket, as the relay needs it."""
+
+    async def send(self, data: str | bytes) -> None: ...
+
+    def close(self, code: int | None, reason: str | None) -> None: ...
 
 
 async def open_stream(

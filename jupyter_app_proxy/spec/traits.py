@@ -33,8 +33,9 @@ class ServerProxy(LoggingConfigurable):  # type: ignore[misc]
 
     websocket_max_message_size = Int(
         1024 * 1024 * 1024,
-        help="Largest websocket message relayed in either direction (bytes); servers may set "
-        "their own with the websocket_max_message_size key.",
+        help="Largest websocket message from the browser to a raw_socket_proxy server (bytes); "
+        "servers may set their own with the websocket_max_message_size key. An app's own "
+        "websockets are relayed as bytes: their message limits are the app's.",
     ).tag(config=True)
 
     rewrite_response_max_bytes = Int(

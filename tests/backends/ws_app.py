@@ -13,6 +13,9 @@ behind ``absolute_url`` and ``mappath``:
 
 ``.../refuse``
     a plain ``403`` with the body ``no websockets for you`` (a refused upgrade);
+``.../ws-greet`` (websocket)
+    sends the text message ``greetings`` right after the handshake (usually in the same
+    TCP segment as the 101), then echoes like ``.../ws``;
 ``.../ws-flood?count=N&size=BYTES`` (websocket)
     sends N binary messages of BYTES bytes as fast as the connection takes them (each
     send awaited), then closes with 1000. Message *i* starts with *i* as 4 big-endian
@@ -76,6 +79,8 @@ async def echo_ws(request: web.Request) -> web.WebSocketResponse:
         protocol=ws.ws_protocol,
         compress=ws.compress,
     )
+    if request.path.endswith("/ws-greet"):
+        await ws.send_str("greetings")
     while True:
         msg = await ws.receive()
         if msg.type is WSMsgType.TEXT:

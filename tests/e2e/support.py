@@ -939,7 +939,6 @@ c.ServerProxy.servers = {
     },
     "wssock": {"command": ws_sock("wssock"), "unix_socket": True},
     "wsdead": {"port": DEAD_PORT},
-    "wssmall": {"command": ws_app("wssmall"), "websocket_max_message_size": 1048576},
     "wskill": {"command": ws_app("wskill")},
     "raw": {"command": tcp_echo("raw", "--port", "{port}"), "raw_socket_proxy": True},
     "rawsock": {
@@ -948,6 +947,11 @@ c.ServerProxy.servers = {
         "unix_socket": True,
     },
     "rawauth": {"command": tcp_echo("rawauth", "--port", "{port}"), "raw_socket_proxy": True},
+    "rawsmall": {
+        "command": tcp_echo("rawsmall", "--port", "{port}"),
+        "raw_socket_proxy": True,
+        "websocket_max_message_size": 1048576,
+    },
 }
 """
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any
 
@@ -134,3 +135,27 @@ def test_unauthenticated_websocket_gets_403_and_does_not_start_the_app(
     auth = "x" * 32 if how == "wrong token header" else False
     assert run_async(ws_refused(ws_server, path, auth=auth)) == 403
     assert not ws_server.record("rawauth").exists(), "the app was started"
+
+
+def test_websocket_max_message_size_closes_with_1009(ws_server: JupyterServer) -> None:
+    """With websocket_max_message_size 1 MiB, a 2 MiB message closes with 1009, unsent."""
+
+    async def go() -> tuple[bytes, aiohttp.WSMessage]:
+        async with ws_connect(ws_server, "rawsmall/", max_msg_size=0) as ws:
+            await ws.send_bytes(b"s" * (512 << 10))
+            small = await _read_bytes(ws, 512 << 10)
+            # tornado may drop the connection before the client has sent it all
+            with contextlib.suppress(ConnectionError):
+                await ws.send_bytes(b"b" * (2 << 20))
+            return small, await ws.receive()
+
+    small, msg = run_async(go())
+    assert small == b"s" * (512 << 10)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1009), msg
+    # (readiness probes also connect, and close having sent nothing)
+    ends = wait_until(
+        lambda: [e for e in _connections(ws_server, "rawsmall", "eof") if e["received"]],
+        10,
+        "the app's eof",
+    )
+    assert [e["received"] for e in ends] == [512 << 10], "the app got the oversized message"

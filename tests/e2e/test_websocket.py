@@ -15,6 +15,7 @@ import pytest
 from e2e.support import (
     GIB,
     MIB,
+    WS_RECEIVE_TIMEOUT,
     JupyterServer,
     RssSampler,
     header_values,
@@ -332,6 +333,31 @@ def test_upgrade_refused_by_the_app_keeps_its_status(ws_server: JupyterServer) -
     assert run_async(ws_refused(ws_server, "ws/refuse")) == 403
 
 
+def test_upgrade_refused_by_the_app_passes_its_answer_on(ws_server: JupyterServer) -> None:
+    """The browser sees the app's own refusal: its status, body and content type."""
+    headers = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    response = ws_server.get("ws/refuse", headers=headers)
+    assert (response.status, response.body) == (403, b"no websockets for you"), response
+    assert (response.header("Content-Type") or "").startswith("text/plain"), response
+
+
+def test_messages_the_app_sends_with_its_101_are_not_lost(ws_server: JupyterServer) -> None:
+    """Frames that arrive together with the app's 101 reach the client first, then the echo."""
+
+    async def go() -> list[str]:
+        async with ws_connect(ws_server, "ws/ws-greet") as ws:
+            first = await ws.receive_str(timeout=WS_RECEIVE_TIMEOUT)
+            return [first, (await _echo(ws, "after")).data]
+
+    for _ in range(5):
+        assert run_async(go()) == ["greetings", "after"]
+
+
 def test_nothing_listening_fails_the_handshake_with_502(ws_server: JupyterServer) -> None:
     """A pre-started server with nothing on its port fails the handshake with 502 (or 503)."""
     assert run_async(ws_refused(ws_server, "wsdead/ws")) in (502, 503)
@@ -431,23 +457,3 @@ def test_websocket_messages_are_activity(ws_server: JupyterServer) -> None:
 
     for before, after in run_async(go()):
         assert after > before
-
-
-def test_websocket_max_message_size_closes_with_1009(ws_server: JupyterServer) -> None:
-    """With websocket_max_message_size 1 MiB, a 2 MiB client message closes with 1009."""
-    tag = unique_tag()
-
-    async def go() -> tuple[Any, aiohttp.WSMessage, int | None]:
-        async with ws_connect(ws_server, f"wssmall/ws?t={tag}", max_msg_size=0) as ws:
-            small = (await _echo(ws, bytes(512 * 1024))).data
-            msg = await _echo(ws, bytes(2 * MIB))
-            return small, msg, ws.close_code
-
-    small, msg, close_code = run_async(go())
-    assert small == bytes(512 * 1024)
-    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1009), msg
-    # tornado drops the TCP connection right after its 1009 close frame, so the client's
-    # own close reply may fail and aiohttp then records 1006: the frame above is the proof.
-    assert close_code in (1009, 1006)
-    lengths = [e["length"] for e in _events(ws_server, "wssmall", tag, "message")]
-    assert lengths == [512 * 1024], "the app got the oversized message"
