@@ -6,23 +6,20 @@ tested without sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 
-def readiness_intervals(
-    first: float = 0.001, factor: float = 1.5, cap: float = 0.01
-) -> Iterator[float]:
-    """Delays between readiness probes: 1 ms at first, then every ``cap`` (10 ms).
+def readiness_delay(
+    elapsed: float, first: float = 0.001, share: float = 0.01, cap: float = 0.01
+) -> float:
+    """Seconds until the next readiness probe, ``elapsed`` s after the app was spawned.
 
-    An app is thus served within about 10 ms of listening, however long it
-    took to start (a refused connect costs microseconds, so 100 probes a
-    second while an app starts are cheap).
+    1% of the time the app has taken so far, between 1 ms and 10 ms: an app is
+    served at most about 1% (and never more than 10 ms) after it starts to
+    answer, and an app that takes long to start is not probed a thousand times
+    a second. A refused connect costs microseconds, so the early probes are cheap.
     """
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * factor, cap)
+    return min(cap, max(first, elapsed * share))
 
 
 @dataclass

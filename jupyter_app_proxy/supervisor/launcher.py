@@ -3,7 +3,11 @@
 Rule 1: every app leads its own process group (``start_new_session``), so a
 stop reaches the app and everything it started.
 Rule 2: on Linux each app gets ``PR_SET_PDEATHSIG``: if Jupyter dies without
-cleaning up (even by SIGKILL), the kernel sends the app SIGTERM.
+cleaning up (even by SIGKILL), the kernel sends the app SIGTERM. It is set by
+util-linux's ``setpriv --pdeathsig`` exec'ing the app where that exists:
+setting it from Python needs a ``preexec_fn``, which makes every spawn a full
+``fork`` of the Jupyter process (7.6 ms for a 130 MiB Jupyter here, against
+0.3 ms without).
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import errno
+import functools
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 
@@ -44,11 +52,44 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return preexec
 
 
+@functools.cache
+def _setpriv() -> list[str]:
+    """``setpriv --pdeathsig TERM --`` if this system's setpriv has it (util-linux >= 2.33)."""
+    path = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if path is None:
+        return []
+    try:
+        usage = subprocess.run([path, "--help"], capture_output=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [path, "--pdeathsig", "TERM", "--"] if b"--pdeathsig" in usage.stdout else []
+
+
+def check_runnable(command: str, env: Mapping[str, str], cwd: str | None) -> None:
+    """Raise the ``OSError`` exec would give if ``command`` cannot be run.
+
+    With ``setpriv`` in front, a missing command would otherwise surface only
+    as setpriv's exit status, not as an error at spawn time.
+    """
+    if os.sep in command:
+        path = os.path.join(cwd or os.getcwd(), command)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command)
+        if not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), command)
+    elif shutil.which(command, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command)
+
+
 async def spawn(
     argv: list[str], env: Mapping[str, str], cwd: str | None
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` in a new session with piped stdout/stderr and no stdin."""
+    setpriv = _setpriv()
+    if setpriv:
+        check_runnable(argv[0], env, cwd)
     return await asyncio.create_subprocess_exec(
+        *setpriv,
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -56,7 +97,7 @@ async def spawn(
         env=dict(env),
         cwd=cwd,
         start_new_session=True,
-        preexec_fn=_parent_death_signal(),
+        preexec_fn=None if setpriv else _parent_death_signal(),
     )
 
 

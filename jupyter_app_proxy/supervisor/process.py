@@ -23,7 +23,7 @@ from ..spec.model import ServerSpec
 from ..spec.templates import CallableArgumentError, resolve_list, resolve_mapping
 from ..tasks import spawn
 from . import launcher, ports
-from .backoff import CrashBackoff, readiness_intervals
+from .backoff import CrashBackoff, readiness_delay
 from .errors import (
     AppConfigError,
     AppCrashLooping,
@@ -238,7 +238,7 @@ class SupervisedApp:
         path = f"{self.base_url}{name}/" if spec.absolute_url else "/"
         deadline = run.started_at + spec.timeout
         assert run.watcher is not None
-        for delay in readiness_intervals():
+        while True:
             if run.proc.returncode is not None:
                 self.exit_code = run.proc.returncode
                 await run.finish_pumps()
@@ -257,6 +257,7 @@ class SupervisedApp:
                     f"(no answer at {endpoint.describe()})",
                     self.logs.tail(),
                 )
+            delay = readiness_delay(self._clock() - run.started_at)
             await asyncio.wait({run.watcher}, timeout=min(delay, remaining))
 
     async def _abort_start(self, started_at: float, private_socket: str) -> None:

@@ -865,6 +865,8 @@ c.ServerProxy.servers = {
                    "timeout": 1},
     "neverdefault": {"command": [PY, NEVER, "--record", rec("neverdefault")]},
     "crasher": {"command": [PY, CRASH, "--code", "3", "--record", rec("crasher")]},
+    "nosuchcmd": {"command": ["jap-no-such-command-7f3a", "--port", "{port}"]},
+    "notexec": {"command": [ECHO, "--port", "{port}"]},  # a file without execute permission
     "flappy": {"command": [PY, CRASH, "--code", "3", "--record", rec("flappy")]},
     "restart0": {"command": echo("restart0")},
     "restart1": {"command": echo("restart1")},

@@ -66,6 +66,27 @@ def test_exit_during_start_gives_503_with_escaped_output(shared_server: JupyterS
     assert "<script>alert(1)</script>" not in r.text, r
 
 
+@pytest.mark.parametrize(
+    ("name", "command", "reason"),
+    [
+        ("nosuchcmd", "jap-no-such-command-7f3a", "No such file or directory"),
+        ("notexec", "echo_app.py", "Permission denied"),
+    ],
+)
+def test_a_command_that_cannot_run_gives_503_naming_it_and_why(
+    shared_server: JupyterServer, name: str, command: str, reason: str
+) -> None:
+    """A command that is missing or not executable is reported as such, at once."""
+    r = shared_server.get(f"{name}/x", timeout=60)
+    assert r.status == 503, r
+    _assert_error_page(r)
+    text = _message(r)
+    assert f"{name}: could not run" in text, text
+    assert command in text, text
+    assert reason in text, text
+    assert r.elapsed < 5, r.elapsed
+
+
 @pytest.mark.parametrize("code", [0, 1])
 def test_app_that_exited_is_restarted_on_next_request(
     shared_server: JupyterServer, code: int

@@ -1,10 +1,8 @@
 """supervisor: the pure parts (state table, backoff, readiness schedule, log buffer)."""
 
-import itertools
-
 import pytest
 
-from jupyter_app_proxy.supervisor.backoff import CrashBackoff, readiness_intervals
+from jupyter_app_proxy.supervisor.backoff import CrashBackoff, readiness_delay
 from jupyter_app_proxy.supervisor.logbuffer import MAX_LINE, LineSplitter, LogBuffer
 from jupyter_app_proxy.supervisor.state import TRANSITIONS, ProcessState, check_transition
 
@@ -46,12 +44,16 @@ def test_every_state_has_a_way_out():
         assert TRANSITIONS[state], state
 
 
-def test_readiness_polls_fast_first_then_caps():
-    """The first probes are a millisecond apart; later ones every 10 ms, never slower."""
-    delays = list(itertools.islice(readiness_intervals(), 100))
-    assert delays[0] <= 0.002
-    assert sum(delays[:5]) < 0.015  # five probes within the first 15 ms
-    assert max(delays) == 0.01
+def test_readiness_probes_lag_at_most_1_percent_of_the_start_time():
+    """1 ms apart at first, then 1% of the time elapsed, never more than 10 ms."""
+    assert readiness_delay(0.0) == 0.001
+    assert readiness_delay(0.05) == 0.001
+    assert readiness_delay(0.2) == pytest.approx(0.002)
+    assert readiness_delay(0.5) == pytest.approx(0.005)
+    assert readiness_delay(5.0) == 0.01
+    assert readiness_delay(3600.0) == 0.01
+    elapsed = [i / 100 for i in range(1000)]
+    delays = [readiness_delay(t) for t in elapsed]
     assert delays == sorted(delays)
 
 
