@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import gc
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
 
 from .handlers.context import ProxyContext
 from .handlers.routes import make_routes
@@ -55,8 +58,23 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             ".*$", make_routes(self.serverapp.base_url, specs, context)
         )
         atexit.register(self.registry.kill_all_now)
+        if config.freeze_startup_objects:
+            IOLoop.current().add_callback(self._freeze_startup_objects)
         names = ", ".join(sorted(specs)) or "none"
         self.log.info("jupyter-app-proxy: serving %d app(s): %s", len(specs), names)
+
+    def _freeze_startup_objects(self) -> None:
+        """Runs once the server is up, after every extension has loaded (see the trait)."""
+        start = time.perf_counter()
+        gc.collect()
+        gc.freeze()
+        ms = (time.perf_counter() - start) * 1e3
+        self.log.info(
+            "jupyter-app-proxy: %d startup objects moved out of the cycle collector's scans "
+            "(gc.freeze, %.0f ms; ServerProxy.freeze_startup_objects)",
+            gc.get_freeze_count(),
+            ms,
+        )
 
     def _load_specs(self, config: ServerProxy) -> dict[str, ServerSpec]:
         found, errors = discover_servers()

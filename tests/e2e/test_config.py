@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e.support import ECHO, PY, JupyterServer, running_server
+from e2e.support import ECHO, PY, JupyterServer, running_server, wait_until
 
 BAD_CONFIG = """
+c.ServerProxy.freeze_startup_objects = False
 c.ServerProxy.servers = {
     "good": {"command": echo("good")},
     "unknownkey": {"command": echo("unknownkey"), "bogus_option": 1},
@@ -125,6 +126,22 @@ def test_raw_socket_proxy_refuses_plain_http(shared_server: JupyterServer) -> No
     """With raw_socket_proxy, plain (non-websocket) HTTP requests get a 405."""
     r = shared_server.get("rawsock/x", timeout=60)
     assert r.status == 405, r
+
+
+FROZE = re.compile(r"jupyter-app-proxy: (\d+) startup objects moved out of the cycle collector")
+
+
+def test_startup_objects_are_frozen_once_jupyter_is_up(shared_server: JupyterServer) -> None:
+    """By default Jupyter's startup objects leave the collector's scans (gc.freeze), once."""
+    found = wait_until(lambda: FROZE.findall(shared_server.log()), 10, "the gc.freeze log line")
+    assert len(found) == 1, found
+    assert int(found[0]) > 10_000, found  # Jupyter alone starts with far more objects
+
+
+def test_freeze_startup_objects_can_be_turned_off(bad_server: JupyterServer) -> None:
+    assert bad_server.get("good/").status == 200
+    assert "jupyter-app-proxy: serving" in bad_server.log()
+    assert not FROZE.search(bad_server.log())
 
 
 def test_extension_is_enabled_by_installation(tmp_path: Path) -> None:
