@@ -5,7 +5,7 @@
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
-writes ``benchmarks/results/<date>-<quick|full>.md`` and ``.json`` and prints the Markdown.
+writes ``benchmarks/results/<date>-<quick|full>-<commit>.md`` and ``.json`` and prints the Markdown.
 """
 
 from __future__ import annotations
@@ -281,7 +281,9 @@ def write(results: Results, meta: dict[str, Any], stem: Path | None = None) -> s
     text = markdown.render(results, meta, labels)
     if stem is None:
         RESULTS.mkdir(exist_ok=True)
-        stem = RESULTS / f"{meta['date']}-{meta['profile']['name']}"
+        words = meta["commit"].split() or ["nogit"]  # "<hash> <date> <subject>[ +dirty]"
+        short = words[0] + ("-dirty" if words[-1] == "+dirty" else "")
+        stem = RESULTS / f"{meta['date']}-{meta['profile']['name']}-{short}"
         raw = {"meta": meta, "runs": results.runs}
         stem.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str) + "\n")
     stem.with_suffix(".md").write_text(text)

@@ -6,14 +6,15 @@ Architecture (data flows top to bottom)::
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
       handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
         -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops
-        -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting
+        -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting,
+                         websockets joined as byte pipes after the app's own 101
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
 
 Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
 or ``proxy``; only ``extension`` imports ``handlers``. Pure decisions (parsing,
-state transitions, backoff, path/header/Location rewriting) live in modules
-without I/O and are unit-tested on their own.
+state transitions, backoff, path/header/Location rewriting, websocket frame
+boundaries) live in modules without I/O and are unit-tested on their own.
 """
 
 from __future__ import annotations

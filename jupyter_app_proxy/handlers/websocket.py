@@ -61,7 +61,13 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             return
         try:
             route = self.upstream_route(endpoint)
-            headers = [*route.headers, ("Connection", "Upgrade"), ("Upgrade", "websocket")]
+            # An upgrade has no body: a Content-Length the browser sent (tornado read
+            # that body) must not make the app read the websocket stream as one.
+            headers = [
+                *((k, v) for k, v in route.headers if k.lower() not in _NO_BODY_FIELDS),
+                ("Connection", "Upgrade"),
+                ("Upgrade", "websocket"),
+            ]
             answer = await tunnel.request_upgrade(self.spec.name, endpoint, route.target, headers)
         except AppConfigError as e:
             self.send_error_page(e.status, "App misconfigured", e.message)

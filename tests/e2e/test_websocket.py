@@ -289,6 +289,24 @@ def test_request_headers_override_reaches_the_app(ws_server: JupyterServer) -> N
     assert header_values(opened, "X-Templated") == ["base=/"], opened["headers"]
 
 
+def test_a_body_on_the_upgrade_request_is_not_passed_on(ws_server: JupyterServer) -> None:
+    """Content-Length on an upgrade (with its body) never reaches the app: after its 101
+    the app would read websocket frames as that body."""
+    tag = unique_tag()
+    request = (
+        f"GET {ws_server.base_url}ws/ws?t={tag} HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
+        f"Authorization: token {ws_server.token}\r\nConnection: Upgrade\r\n"
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\nABCDE"
+    )
+    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
+        sock.sendall(request.encode())
+        status_line = sock.makefile("rb").readline()
+    assert status_line.startswith(b"HTTP/1.1 101 "), status_line
+    opened = _event(ws_server, "ws", tag, "open")
+    assert header_values(opened, "Content-Length") == [], opened["headers"]
+
+
 def test_app_on_a_unix_socket_is_proxied(ws_server: JupyterServer) -> None:
     """A websocket to an app listening on a unix socket works like one on a TCP port."""
     tag = unique_tag()
