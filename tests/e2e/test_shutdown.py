@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 
-from e2e.support import JupyterServer, pid_alive, wait_until
+import aiohttp
+
+from e2e.support import JupyterServer, pid_alive, run_async, wait_until, ws_connect
 
 CONFIG = """
 c.ServerProxy.servers = {
@@ -89,3 +92,23 @@ def test_sigkill_of_jupyter_kills_the_direct_child(jupyter_server) -> None:
     assert pid in {p.pid for p in server.process_tree()}
     assert server.stop(signal.SIGKILL) is not None
     wait_until(lambda: not pid_alive(pid), 5, "the app to die with its parent")
+
+
+def test_open_websockets_do_not_hold_up_shutdown(jupyter_server) -> None:
+    """Websockets open through the proxy end when Jupyter stops; it exits, cleanly."""
+    server = jupyter_server('c.ServerProxy.servers = {"ws": {"command": ws_app("ws")}}\n')
+
+    async def go() -> tuple[aiohttp.WSMsgType, float]:
+        async with ws_connect(server, "ws/ws") as ws:
+            await ws.send_str("hello")
+            assert (await ws.receive_str()) == "hello"
+            since = time.monotonic()
+            assert await asyncio.to_thread(server.stop, signal.SIGTERM) is not None
+            msg = await ws.receive(timeout=10)
+            return msg.type, time.monotonic() - since
+
+    kind, seconds = run_async(go())
+    print(f"the client's websocket ended ({kind.name}) {seconds:.1f} s after SIGTERM")
+    assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), kind
+    assert "Task was destroyed" not in server.log(), server.log_tail()
+    assert "Traceback" not in server.log(), server.log_tail()
