@@ -25,6 +25,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
@@ -89,18 +90,24 @@ class _AnswerReader(httputil.HTTPMessageDelegate):
 
 
 async def open_stream(endpoint: Endpoint) -> IOStream:
-    """A connected stream to the app's port or unix socket (raises ``OSError`` and friends)."""
+    """A connected stream to the app's port or unix socket (raises ``OSError`` and friends).
+
+    A failed or cancelled (timed out) connect closes its socket.
+    """
     if endpoint.unix_socket:
-        stream = IOStream(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
-        await stream.connect(endpoint.unix_socket)
-        return stream
-    family, address = await _resolve(endpoint.host, endpoint.port)
+        family, address = socket.AF_UNIX, endpoint.unix_socket
+    else:
+        family, address = await _resolve(endpoint.host, endpoint.port)
     stream = IOStream(socket.socket(family, socket.SOCK_STREAM))
-    await stream.connect(address)
+    try:
+        await stream.connect(address)
+    except BaseException:
+        stream.close()
+        raise
     return stream
 
 
-async def _resolve(host: str, port: int) -> tuple[int, tuple]:  # type: ignore[type-arg]
+async def _resolve(host: str, port: int) -> tuple[int, Any]:
     """IP addresses directly; names through the event loop's resolver (first answer)."""
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
