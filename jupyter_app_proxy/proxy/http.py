@@ -155,6 +155,6 @@ def _apply_rewrites(
     # The body length may have changed; framing is ours to set.
     response.headers.popall("Content-Length", None)
     response.headers.popall("Transfer-Encoding", None)
-    if status != 304 and response.code not in (204, 304):
+    if response.code >= 200 and response.code not in (204, 304):  # these have no body
         response.headers["Content-Length"] = str(len(response.body))
     return response
