@@ -59,7 +59,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
 
     def initialize(self, *args: Any, **kwargs: Any) -> None:
         super().initialize(*args, **kwargs)
-        self._sink = _HandlerSink(self)
+        self._sink: _HandlerSink | None = _HandlerSink(self)
         self._body: BodyChannel | None = None
         self._upstream: asyncio.Task[None] | None = None
         self._client_gone = False
@@ -128,6 +128,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self._upstream.cancel()  # stop reading from the app for a client that left
         if self._body is not None:
             self._body.close()
+        self._forget_upstream()  # tornado may never finish() a request whose client left
 
     def on_finish(self) -> None:
         super().on_finish()
@@ -141,7 +142,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         scans all of Jupyter's objects: 90 ms pauses about once a second under
         load (the p99 latency).
         """
-        self._sink = None  # type: ignore[assignment]
+        self._sink = None
         self._upstream = None
         self._body = None
 
@@ -169,6 +170,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             }
             rewriting = Rewriting(spec.rewrite_response, arguments, self.context.rewrite_max_bytes)
         session = self.context.pool.session(route.endpoint)
+        assert self._sink is not None  # only dropped once the response is done
         task = spawn(forward(session, upstream, self._sink, rewriting), name=f"proxy {spec.name}")
         body = self._body
         if body is not None:
@@ -184,6 +186,9 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self.send_error_page(403, "Forbidden", "Authentication is required.")
 
     def _upstream_failed(self, error: UpstreamError) -> None:
+        if self._sink is None:  # the client left meanwhile
+            self._abort()
+            return
         if self._sink.started:
             self.log.warning("[%s] response cut short: %s", self.spec.name, error.message)
             self._abort()

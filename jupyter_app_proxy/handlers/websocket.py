@@ -21,7 +21,7 @@ from typing import Any
 
 from jupyter_server._tz import utcnow
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.base.websocket import WS_PING_INTERVAL, WebSocketMixin
 from tornado import httputil, web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -78,7 +78,12 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
         if answer.stream is None:
             self._pass_refusal(answer, route.location)
             return
-        self._pass_acceptance(answer)
+        try:
+            self._pass_acceptance(answer)
+            client = self.detach()
+        except BaseException:
+            answer.stream.close()
+            raise
         self.record_activity()
         counts = self.spec.counts_as_activity(self.request.path)
         settings = self.settings
@@ -87,13 +92,18 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             if counts:
                 settings["api_last_activity"] = utcnow()
 
-        await tunnel.join(self.detach(), answer.stream, on_traffic)
+        await tunnel.join(client, answer.stream, on_traffic, self._keepalive())
+
+    def _keepalive(self) -> tunnel.Keepalive:
+        """Jupyter's own websocket ping settings (milliseconds), as its websockets use them."""
+        interval = self.settings.get("ws_ping_interval", WS_PING_INTERVAL)
+        timeout = self.settings.get("ws_ping_timeout", max(3 * interval, WS_PING_INTERVAL))
+        return tunnel.Keepalive(interval / 1000, timeout / 1000)
 
     def _pass_acceptance(self, answer: tunnel.AppAnswer) -> None:
         """The app's 101 with its fields (accept key, subprotocol, extensions, cookies)."""
-        self.clear()
         self.set_status(101, answer.reason or None)
-        self.clear_header("Content-Type")
+        self._headers = httputil.HTTPHeaders()  # the app's fields only, as for HTTP
         for name, value in answer.headers:
             if name.lower() not in _NO_BODY_FIELDS:
                 self.add_header(name, value)
@@ -101,9 +111,8 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
 
     def _pass_refusal(self, answer: tunnel.AppAnswer, location: Callable[[str], str]) -> None:
         """The app's own non-101 answer, as a plain response (body up to the refusal limit)."""
-        self.clear()
         self.set_status(answer.status, answer.reason or None)
-        self.clear_header("Content-Type")
+        self._headers = httputil.HTTPHeaders()  # the app's fields only, as for HTTP
         for name, value in response_headers(answer.headers, location):
             if name.lower() not in _NO_BODY_FIELDS:
                 self.add_header(name, value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 OPCODE_CLOSE = 0x8
+OPCODE_PING = 0x9
 
 
 class FrameTracker:
@@ -69,3 +70,8 @@ def close_frame(code: int, reason: str) -> bytes:
     """An unmasked (server to client) close frame; the reason is cut to fit 125 bytes."""
     payload = struct.pack("!H", code) + reason.encode()[:123]
     return bytes([0x80 | OPCODE_CLOSE, len(payload)]) + payload
+
+
+def ping_frame() -> bytes:
+    """An unmasked (server to client) ping without payload."""
+    return bytes([0x80 | OPCODE_PING, 0])

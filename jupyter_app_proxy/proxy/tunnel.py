@@ -32,8 +32,9 @@ from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
 from tornado.iostream import IOStream, StreamClosedError
 
 from ..endpoint import Endpoint
+from ..tasks import spawn
 from .errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
-from .frames import FrameTracker, close_frame
+from .frames import FrameTracker, close_frame, ping_frame
 from .rewrite import Headers
 
 CONNECT_TIMEOUT = 10.0
@@ -92,12 +93,23 @@ class _AnswerReader(httputil.HTTPMessageDelegate):
 async def open_stream(endpoint: Endpoint) -> IOStream:
     """A connected stream to the app's port or unix socket (raises ``OSError`` and friends).
 
-    A failed or cancelled (timed out) connect closes its socket.
+    A host name is tried at each of its addresses in turn (``localhost`` is often
+    ``::1`` first, while the app listens on 127.0.0.1 only). A failed or
+    cancelled (timed out) connect closes its socket.
     """
     if endpoint.unix_socket:
-        family, address = socket.AF_UNIX, endpoint.unix_socket
-    else:
-        family, address = await _resolve(endpoint.host, endpoint.port)
+        return await _connect(socket.AF_UNIX, endpoint.unix_socket)
+    addresses = await _resolve(endpoint.host, endpoint.port)
+    for i, (family, address) in enumerate(addresses):
+        try:
+            return await _connect(family, address)
+        except (OSError, StreamClosedError):
+            if i + 1 == len(addresses):
+                raise
+    raise OSError(f"{endpoint.host} has no address")  # getaddrinfo never answers nothing
+
+
+async def _connect(family: int, address: Any) -> IOStream:
     stream = IOStream(socket.socket(family, socket.SOCK_STREAM))
     try:
         await stream.connect(address)
@@ -107,17 +119,14 @@ async def open_stream(endpoint: Endpoint) -> IOStream:
     return stream
 
 
-async def _resolve(host: str, port: int) -> tuple[int, Any]:
-    """IP addresses directly; names through the event loop's resolver (first answer)."""
+async def _resolve(host: str, port: int) -> list[tuple[int, Any]]:
+    """An IP address as it is; a name through the event loop's resolver (every answer)."""
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, _, _, _, address = infos[0]
-        return family, address
-    if ip.version == 6:
-        return socket.AF_INET6, (str(ip), port)
-    return socket.AF_INET, (str(ip), port)
+        return [(family, address) for family, _, _, _, address in infos]
+    return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, (str(ip), port))]
 
 
 async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: Headers) -> AppAnswer:
@@ -168,43 +177,105 @@ def _map_stream_errors(app: str, where: str, phase: str) -> Iterator[None]:
         raise UpstreamProtocolError(f"{app} sent an invalid HTTP response: {e}") from e
 
 
-async def join(client: IOStream, app: IOStream, on_traffic: Callable[[], None]) -> None:
+@dataclass(frozen=True)
+class Keepalive:
+    """Pings to the browser (Jupyter's ``ws_ping_interval``/``ws_ping_timeout``, in seconds).
+
+    A browser that has sent nothing (not even the pong) for ``timeout`` seconds
+    is gone (a laptop put to sleep, a network that changed): both connections
+    are closed. The pings also keep idle websockets open through proxies with
+    idle timeouts. The browser's pongs reach the app as unsolicited pongs,
+    which RFC 6455 (section 5.5.3) allows.
+    """
+
+    interval: float
+    timeout: float
+
+
+@dataclass
+class _Pipe:
+    """What both directions of one websocket share."""
+
+    client: IOStream
+    app: IOStream
+    on_traffic: Callable[[], None]
+    to_client: FrameTracker = field(default_factory=FrameTracker)
+    to_app: FrameTracker = field(default_factory=FrameTracker)
+    client_heard_at: float = 0.0
+
+
+async def join(
+    client: IOStream,
+    app: IOStream,
+    on_traffic: Callable[[], None],
+    keepalive: Keepalive | None = None,
+) -> None:
     """Pipe bytes both ways until either side's connection ends, then close both."""
     client.set_nodelay(True)  # tornado turns Nagle back on after each response; a relay
     app.set_nodelay(True)  # must not hold small frames back waiting for ACKs
+    pipe = _Pipe(client, app, on_traffic, client_heard_at=asyncio.get_running_loop().time())
+    pinger = None
+    if keepalive is not None and keepalive.interval > 0:
+        pinger = spawn(_keep_alive(pipe, keepalive), name="websocket keepalive")
     try:
-        await asyncio.gather(_to_app(client, app, on_traffic), _to_client(app, client, on_traffic))
+        await asyncio.gather(_to_app(pipe), _to_client(pipe))
     finally:
+        if pinger is not None:
+            pinger.cancel()
         client.close()
         app.close()
 
 
-async def _to_app(client: IOStream, app: IOStream, on_traffic: Callable[[], None]) -> None:
+async def _to_app(pipe: _Pipe) -> None:
+    loop = asyncio.get_running_loop()
     try:
         while True:
-            chunk = await client.read_bytes(CHUNK, partial=True)
-            on_traffic()
-            await app.write(chunk)
+            chunk = await pipe.client.read_bytes(CHUNK, partial=True)
+            pipe.client_heard_at = loop.time()
+            pipe.to_app.feed(chunk)
+            pipe.on_traffic()
+            await pipe.app.write(chunk)
     except StreamClosedError:
         pass
     finally:
-        app.close()
+        pipe.app.close()
 
 
-async def _to_client(app: IOStream, client: IOStream, on_traffic: Callable[[], None]) -> None:
-    frames = FrameTracker()
+async def _to_client(pipe: _Pipe) -> None:
     try:
         while True:
             try:
-                chunk = await app.read_bytes(CHUNK, partial=True)
+                chunk = await pipe.app.read_bytes(CHUNK, partial=True)
             except StreamClosedError:
-                if not frames.close_seen and frames.at_boundary:
-                    await client.write(close_frame(1011, "the connection to the app was lost"))
+                # The app vanished without closing: tell the browser, unless a close
+                # handshake (either side's) was under way or a frame was cut in half.
+                closing = pipe.to_client.close_seen or pipe.to_app.close_seen
+                if not closing and pipe.to_client.at_boundary:
+                    await pipe.client.write(close_frame(1011, "the connection to the app was lost"))
                 return
-            frames.feed(chunk)
-            on_traffic()
-            await client.write(chunk)
+            pipe.to_client.feed(chunk)
+            pipe.on_traffic()
+            await pipe.client.write(chunk)
     except StreamClosedError:
         pass
     finally:
-        client.close()
+        pipe.client.close()
+
+
+async def _keep_alive(pipe: _Pipe, keepalive: Keepalive) -> None:
+    loop = asyncio.get_running_loop()
+    pinged_at = loop.time()
+    while not pipe.client.closed():
+        await asyncio.sleep(keepalive.interval)
+        now = loop.time()
+        # Only a recent ping can have gone unanswered (not so after a suspended machine).
+        if (
+            now - pinged_at < 2 * keepalive.interval
+            and now - pipe.client_heard_at > keepalive.timeout
+        ):
+            pipe.client.close()  # both pipes end, and close the app's side
+            return
+        if pipe.to_client.at_boundary:  # never inside one of the app's frames
+            with contextlib.suppress(StreamClosedError):
+                pipe.client.write(ping_frame())
+            pinged_at = now

@@ -16,6 +16,9 @@ behind ``absolute_url`` and ``mappath``:
 ``.../ws-greet`` (websocket)
     sends the text message ``greetings`` right after the handshake (usually in the same
     TCP segment as the 101), then echoes like ``.../ws``;
+``.../ws-rude`` (websocket)
+    echoes like ``.../ws``, but answers the client's close frame by dropping the
+    connection, without a close frame of its own (which RFC 6455 does not allow);
 ``.../ws-flood?count=N&size=BYTES`` (websocket)
     sends N binary messages of BYTES bytes as fast as the connection takes them (each
     send awaited), then closes with 1000. Message *i* starts with *i* as 4 big-endian
@@ -70,7 +73,10 @@ def _preferred_protocol(request: web.Request) -> tuple[str, ...]:
 
 
 async def echo_ws(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(protocols=_preferred_protocol(request), max_msg_size=0)
+    rude = request.path.endswith("/ws-rude")
+    ws = web.WebSocketResponse(
+        protocols=_preferred_protocol(request), max_msg_size=0, autoclose=not rude
+    )
     await ws.prepare(request)
     event(
         request,
@@ -96,6 +102,8 @@ async def echo_ws(request: web.Request) -> web.WebSocketResponse:
             await ws.send_bytes(msg.data)
         elif msg.type is WSMsgType.CLOSE:
             event(request, event="closed", code=msg.data, reason=msg.extra)
+            if rude and request.transport is not None:
+                request.transport.abort()
             break
         else:  # CLOSING, CLOSED, ERROR: the connection ended without a close from the client
             event(request, event="gone", type=msg.type.name, close_code=ws.close_code)

@@ -59,3 +59,29 @@ def test_a_command_that_cannot_run_raises_at_spawn(
         run_async(go(["./missing.sh"]))
     with pytest.raises(PermissionError):
         run_async(go(["./not-executable.sh"]))
+
+
+@pytest.mark.parametrize("with_setpriv", [True, False])
+def test_relative_path_entries_and_commands_are_found_from_the_apps_cwd(
+    with_setpriv: bool, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """As exec does it: ``PATH=bin`` and ``./tool`` are looked up in the app's cwd."""
+    if not with_setpriv:
+        monkeypatch.setattr(launcher, "_setpriv", lambda: [])
+    (tmp_path / "bin").mkdir()
+    tool = tmp_path / "bin" / "jap-tool"
+    tool.write_text("#!/bin/sh\necho ran $0\n")
+    tool.chmod(0o755)
+    (tmp_path / "adir").mkdir()
+    env = {**os.environ, "PATH": f"bin{os.pathsep}/usr/bin{os.pathsep}/bin"}
+
+    async def run(argv: list[str]) -> bytes:
+        proc = await launcher.spawn(argv, env, str(tmp_path))
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0
+        return out
+
+    assert run_async(run(["jap-tool"])).startswith(b"ran ")
+    assert run_async(run(["./bin/jap-tool"])).startswith(b"ran ")
+    with pytest.raises(PermissionError):
+        run_async(run(["./adir"]))  # a directory: exec says EACCES

@@ -190,6 +190,49 @@ def test_app_dying_closes_the_clients_websocket(ws_server: JupyterServer) -> Non
     assert msg.data == 1011, msg
 
 
+def test_app_dropping_the_connection_after_the_clients_close_is_not_a_1011(
+    ws_server: JupyterServer,
+) -> None:
+    """The browser started the close: an app that then just drops the connection is not
+    reported as lost (no 1011 close frame from the proxy)."""
+
+    async def go() -> int | None:
+        async with ws_connect(ws_server, "ws/ws-rude") as ws:
+            assert (await _echo(ws, "hi")).data == "hi"
+            await ws.close(code=4000, message=b"bye")
+            return ws.close_code
+
+    assert run_async(go()) != 1011
+
+
+def test_the_proxys_101_carries_the_apps_fields_once(ws_server: JupyterServer) -> None:
+    """The 101 is the app's: one Date, one Server, the app's accept key, no Jupyter CSP."""
+    request = (
+        f"GET {ws_server.base_url}ws/ws HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
+        f"Authorization: token {ws_server.token}\r\nConnection: Upgrade\r\n"
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
+        sock.sendall(request.encode())
+        head = []
+        with sock.makefile("rb") as reader:
+            while (line := reader.readline().decode("latin-1").rstrip("\r\n")) != "":
+                head.append(line)
+    assert head[0].startswith("HTTP/1.1 101 "), head
+    names = [line.split(":", 1)[0].lower() for line in head[1:]]
+    for name in ("date", "server", "sec-websocket-accept", "upgrade", "connection"):
+        assert names.count(name) == 1, head
+    # RFC 6455's example key has this accept value: computed by the app from the client's key
+    accept = [
+        line.split(":", 1)[1].strip()
+        for line in head
+        if line.lower().startswith("sec-websocket-accept:")
+    ]
+    assert accept == ["s3pPLMBiTxaQ9kYGzzhZRbK+xOo="], head
+    assert "content-security-policy" not in names, head
+
+
 def test_concurrent_websockets_do_not_mix(ws_server: JupyterServer) -> None:
     """Twenty websockets open at once each get back only their own messages."""
 
@@ -301,7 +344,8 @@ def test_a_body_on_the_upgrade_request_is_not_passed_on(ws_server: JupyterServer
     )
     with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
         sock.sendall(request.encode())
-        status_line = sock.makefile("rb").readline()
+        with sock.makefile("rb") as reader:
+            status_line = reader.readline()
     assert status_line.startswith(b"HTTP/1.1 101 "), status_line
     opened = _event(ws_server, "ws", tag, "open")
     assert header_values(opened, "Content-Length") == [], opened["headers"]
