@@ -43,6 +43,24 @@ def _event(server: JupyterServer, name: str, tag: str, kind: str) -> dict[str, A
     )[0]
 
 
+def _raw_upgrade(server: JupyterServer, path: str, extra: str = "\r\n") -> list[str]:
+    """Send a hand-written upgrade request (RFC 6455's example key, then ``extra``, which
+    ends the head); return the response head's lines."""
+    request = (
+        f"GET {server.base_url}{path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: token {server.token}\r\nConnection: Upgrade\r\n"
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\n{extra}"
+    )
+    head = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(request.encode())
+        with sock.makefile("rb") as reader:
+            while line := reader.readline().decode("latin-1").rstrip("\r\n"):
+                head.append(line)
+    return head
+
+
 async def _echo(ws: aiohttp.ClientWebSocketResponse, data: str | bytes) -> aiohttp.WSMessage:
     if isinstance(data, str):
         await ws.send_str(data)
@@ -207,18 +225,7 @@ def test_app_dropping_the_connection_after_the_clients_close_is_not_a_1011(
 
 def test_the_proxys_101_carries_the_apps_fields_once(ws_server: JupyterServer) -> None:
     """The 101 is the app's: one Date, one Server, the app's accept key, no Jupyter CSP."""
-    request = (
-        f"GET {ws_server.base_url}ws/ws HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
-        f"Authorization: token {ws_server.token}\r\nConnection: Upgrade\r\n"
-        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
-        sock.sendall(request.encode())
-        head = []
-        with sock.makefile("rb") as reader:
-            while (line := reader.readline().decode("latin-1").rstrip("\r\n")) != "":
-                head.append(line)
+    head = _raw_upgrade(ws_server, "ws/ws")
     assert head[0].startswith("HTTP/1.1 101 "), head
     names = [line.split(":", 1)[0].lower() for line in head[1:]]
     for name in ("date", "server", "sec-websocket-accept", "upgrade", "connection"):
@@ -336,17 +343,8 @@ def test_a_body_on_the_upgrade_request_is_not_passed_on(ws_server: JupyterServer
     """Content-Length on an upgrade (with its body) never reaches the app: after its 101
     the app would read websocket frames as that body."""
     tag = unique_tag()
-    request = (
-        f"GET {ws_server.base_url}ws/ws?t={tag} HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
-        f"Authorization: token {ws_server.token}\r\nConnection: Upgrade\r\n"
-        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\nABCDE"
-    )
-    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
-        sock.sendall(request.encode())
-        with sock.makefile("rb") as reader:
-            status_line = reader.readline()
-    assert status_line.startswith(b"HTTP/1.1 101 "), status_line
+    head = _raw_upgrade(ws_server, f"ws/ws?t={tag}", extra="Content-Length: 5\r\n\r\nABCDE")
+    assert head[0].startswith("HTTP/1.1 101 "), head
     opened = _event(ws_server, "ws", tag, "open")
     assert header_values(opened, "Content-Length") == [], opened["headers"]
 
