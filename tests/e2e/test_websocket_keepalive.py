@@ -11,7 +11,7 @@ import pytest
 from e2e.support import JupyterServer, run_async, running_server, unique_tag, wait_until, ws_connect
 
 CONFIG = """
-c.ServerApp.tornado_settings = {"ws_ping_interval": 200, "ws_ping_timeout": 1000}
+c.ServerApp.tornado_settings = {"ws_ping_interval": 200, "ws_ping_timeout": 2000}
 c.ServerProxy.servers = {"ws": {"command": ws_app("ws")}}
 """
 
@@ -38,13 +38,13 @@ def test_the_proxy_pings_the_browser(ping_server: JupyterServer) -> None:
 
 
 def test_a_browser_that_answers_stays_connected(ping_server: JupyterServer) -> None:
-    """Past the 1 s timeout, a client that answers pings (aiohttp's default) still echoes."""
+    """Past the 2 s timeout, a client that answers pings (aiohttp's default) still echoes."""
 
     async def go() -> str:
         async with ws_connect(ping_server, "ws/ws") as ws:
 
             async def speak_later() -> None:
-                await asyncio.sleep(2)
+                await asyncio.sleep(3)
                 await ws.send_str("still here")
 
             # aiohttp answers pings while a receive() is pending, as a browser always does
