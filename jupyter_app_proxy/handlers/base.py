@@ -8,7 +8,7 @@ handlers all use it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +201,23 @@ class AppHandlerMixin:
         if retry_after is not None:
             handler.set_header("Retry-After", str(max(1, round(retry_after))))
         handler.finish(render_error_page(status, title, message, log_tail))
+
+    def start_app_response(
+        self, status: int, reason: str, headers: Iterable[tuple[str, str]]
+    ) -> None:
+        """Status and the app's header fields only: Jupyter's default headers are dropped."""
+        handler: Any = self
+        handler.set_status(status, reason or None)
+        handler._headers = httputil.HTTPHeaders()
+        for name, value in headers:
+            handler.add_header(name, value)
+
+    def send_app_failure(self, error: AppConfigError | UpstreamError) -> None:
+        """The error page for a config callable that failed, or an app that could not be reached."""
+        if isinstance(error, AppConfigError):
+            self.send_error_page(error.status, "App misconfigured", error.message)
+        else:
+            self.send_upstream_error(error)
 
     def send_upstream_error(self, error: UpstreamError) -> None:
         """Log a failure to reach the app (no traceback: it is expected) and show it."""

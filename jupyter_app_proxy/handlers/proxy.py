@@ -38,11 +38,7 @@ class _HandlerSink:
 
     def start(self, status: int, reason: str, headers: Headers) -> None:
         self.started = True
-        h = self.handler
-        h.set_status(status, reason or None)
-        h._headers = httputil.HTTPHeaders()  # drop Jupyter's defaults: the app's headers rule
-        for name, value in headers:
-            h.add_header(name, value)
+        self.handler.start_app_response(status, reason, headers)
 
     async def send_headers(self) -> None:
         await self.handler.flush()
@@ -98,7 +94,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         try:
             route = self.upstream_route(endpoint)
         except AppConfigError as e:
-            self.send_error_page(e.status, "App misconfigured", e.message)
+            self.send_app_failure(e)
             return
         self.record_activity()
         self._start_upstream(route)

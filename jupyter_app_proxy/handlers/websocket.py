@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from jupyter_server._tz import utcnow
@@ -48,15 +48,11 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
     """
 
     def check_xsrf_cookie(self) -> None:
-        """Upgrades are GETs; Jupyter's origin check in :meth:`get` is what guards them."""
+        """Upgrades are GETs; the origin check in :func:`upgrade_endpoint` guards them."""
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        if not self.current_user:
-            raise web.HTTPError(403)
-        if not admit_upgrade(self):
-            return
-        endpoint = await self.app_endpoint()
+        endpoint = await upgrade_endpoint(self)
         if endpoint is None:
             return
         try:
@@ -64,16 +60,13 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             # An upgrade has no body: a Content-Length the browser sent (tornado read
             # that body) must not make the app read the websocket stream as one.
             headers = [
-                *((k, v) for k, v in route.headers if k.lower() not in _NO_BODY_FIELDS),
+                *_without_framing(route.headers),
                 ("Connection", "Upgrade"),
                 ("Upgrade", "websocket"),
             ]
             answer = await tunnel.request_upgrade(self.spec.name, endpoint, route.target, headers)
-        except AppConfigError as e:
-            self.send_error_page(e.status, "App misconfigured", e.message)
-            return
-        except UpstreamError as e:
-            self.send_upstream_error(e)
+        except (AppConfigError, UpstreamError) as e:
+            self.send_app_failure(e)
             return
         if answer.stream is None:
             self._pass_refusal(answer, route.location)
@@ -102,37 +95,42 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
 
     def _pass_acceptance(self, answer: tunnel.AppAnswer) -> None:
         """The app's 101 with its fields (accept key, subprotocol, extensions, cookies)."""
-        self.set_status(101, answer.reason or None)
-        self._headers = httputil.HTTPHeaders()  # the app's fields only, as for HTTP
-        for name, value in answer.headers:
-            if name.lower() not in _NO_BODY_FIELDS:
-                self.add_header(name, value)
+        self.start_app_response(101, answer.reason, _without_framing(answer.headers))
         self.finish()
 
     def _pass_refusal(self, answer: tunnel.AppAnswer, location: Callable[[str], str]) -> None:
         """The app's own non-101 answer, as a plain response (body up to the refusal limit)."""
-        self.set_status(answer.status, answer.reason or None)
-        self._headers = httputil.HTTPHeaders()  # the app's fields only, as for HTTP
-        for name, value in response_headers(answer.headers, location):
-            if name.lower() not in _NO_BODY_FIELDS:
-                self.add_header(name, value)
+        fields = _without_framing(response_headers(answer.headers, location))
+        self.start_app_response(answer.status, answer.reason, fields)
         self.finish(bytes(answer.body))
 
 
-#: Fields tornado sets itself from what is actually sent.
-_NO_BODY_FIELDS = frozenset({"content-length", "transfer-encoding"})
+#: Body framing fields: tornado sets them itself from what is actually sent.
+_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding"})
 
 
-def admit_upgrade(handler: Any) -> bool:
-    """A valid handshake, Jupyter's origin policy, a known target; False after an error page."""
+def _without_framing(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers if k.lower() not in _FRAMING_FIELDS]
+
+
+async def upgrade_endpoint(handler: Any) -> Endpoint | None:
+    """Admit an upgrade, in this order, and return the app's endpoint (started if needed).
+
+    403 without a Jupyter user (nothing started); then a valid handshake,
+    Jupyter's origin policy and a known target. None after an error page.
+    """
+    if not handler.current_user:
+        raise web.HTTPError(403)
     problem = handshake_problem(handler.request.headers)
     if problem:
         handler.send_error_page(400, "Bad request", problem)
-        return False
+        return None
     if not handler.check_origin():
         handler.send_error_page(403, "Forbidden", "Cross-origin websockets are not allowed.")
-        return False
-    return bool(handler.resolve_target() and not handler.refuse_malformed_path())
+        return None
+    if not handler.resolve_target() or handler.refuse_malformed_path():
+        return None
+    return await handler.app_endpoint()
 
 
 def handshake_problem(headers: httputil.HTTPHeaders) -> str:
@@ -158,24 +156,17 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
         return self.spec.websocket_max_message_size or self.context.websocket_max_message_size
 
     def check_xsrf_cookie(self) -> None:
-        """Upgrades are GETs; Jupyter's origin check below is what guards them."""
+        """Upgrades are GETs; the origin check in :func:`upgrade_endpoint` guards them."""
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        if not self.current_user:
-            raise web.HTTPError(403)
-        if not admit_upgrade(self):
-            return
-        endpoint = await self.app_endpoint()
+        endpoint = await upgrade_endpoint(self)
         if endpoint is None:
             return
         try:
             await self.connect_app(endpoint)
-        except AppConfigError as e:
-            self.send_error_page(e.status, "App misconfigured", e.message)
-            return
-        except UpstreamError as e:
-            self.send_upstream_error(e)
+        except (AppConfigError, UpstreamError) as e:
+            self.send_app_failure(e)
             return
         await super().get(*args, **kwargs)
         if self.ws_connection is None:  # tornado refused the handshake after all

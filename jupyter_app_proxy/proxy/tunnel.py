@@ -228,38 +228,48 @@ async def join(
 
 async def _to_app(pipe: _Pipe) -> None:
     loop = asyncio.get_running_loop()
+
+    def heard_from_client() -> None:
+        pipe.client_heard_at = loop.time()
+        pipe.on_traffic()
+
     try:
-        while True:
-            chunk = await pipe.client.read_bytes(CHUNK, partial=True)
-            pipe.client_heard_at = loop.time()
-            pipe.to_app.feed(chunk)
-            pipe.on_traffic()
-            await pipe.app.write(chunk)
-    except StreamClosedError:
-        pass
+        await _copy(pipe.client, pipe.app, pipe.to_app, heard_from_client)
     finally:
         pipe.app.close()
 
 
 async def _to_client(pipe: _Pipe) -> None:
     try:
-        while True:
-            try:
-                chunk = await pipe.app.read_bytes(CHUNK, partial=True)
-            except StreamClosedError:
-                # The app vanished without closing: tell the browser, unless a close
-                # handshake (either side's) was under way or a frame was cut in half.
-                closing = pipe.to_client.close_seen or pipe.to_app.close_seen
-                if not closing and pipe.to_client.at_boundary:
-                    await pipe.client.write(close_frame(1011, "the connection to the app was lost"))
-                return
-            pipe.to_client.feed(chunk)
-            pipe.on_traffic()
-            await pipe.client.write(chunk)
-    except StreamClosedError:
-        pass
+        app_ended = await _copy(pipe.app, pipe.client, pipe.to_client, pipe.on_traffic)
+        # The app vanished without closing: tell the browser, unless a close
+        # handshake (either side's) was under way or a frame was cut in half.
+        closing = pipe.to_client.close_seen or pipe.to_app.close_seen
+        if app_ended and not closing and pipe.to_client.at_boundary:
+            with contextlib.suppress(StreamClosedError):
+                await pipe.client.write(close_frame(1011, "the connection to the app was lost"))
     finally:
         pipe.client.close()
+
+
+async def _copy(
+    source: IOStream, sink: IOStream, frames: FrameTracker, on_chunk: Callable[[], None]
+) -> bool:
+    """Copy ``source`` to ``sink`` a chunk at a time, each written before the next read.
+
+    Returns True when ``source`` ended, False when writing to ``sink`` failed.
+    """
+    while True:
+        try:
+            chunk = await source.read_bytes(CHUNK, partial=True)
+        except StreamClosedError:
+            return True
+        frames.feed(chunk)
+        on_chunk()
+        try:
+            await sink.write(chunk)
+        except StreamClosedError:
+            return False
 
 
 async def _keep_alive(pipe: _Pipe, keepalive: Keepalive) -> None:
