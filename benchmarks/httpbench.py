@@ -133,9 +133,20 @@ class RssSampler:
 
 
 def _curl(
+    cmd: list[str], headers: Mapping[str, str], rss_pid: int | None, timeout: float, cap: int
+) -> tuple[str, dict[str, Any], str | None]:
+    """Run curl (with ``headers``) while sampling the proxy's RSS; kill it on timeout or cap.
+
+    Returns curl's output, the RSS fields every run reports, and an error or None.
+    """
+    header_args = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
+    out, sampler, error = _run_sampled([*cmd, *header_args], rss_pid, timeout, cap)
+    return out, {**sampler.fields(), "capped": sampler.capped}, error
+
+
+def _run_sampled(
     cmd: list[str], rss_pid: int | None, timeout: float, cap: int
 ) -> tuple[str, RssSampler, str | None]:
-    """Run curl while sampling the proxy's RSS; kill curl on timeout or RSS cap."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with proc, RssSampler(rss_pid, cap, on_cap=proc.kill) as sampler:
         try:
@@ -165,9 +176,7 @@ def download(
 ) -> Run:
     """GET ``/bytes?n=size`` with curl to /dev/null: MB/s (10^6 bytes) and proxy RSS growth."""
     cmd = [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}"]
-    cmd += [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
-    out, sampler, error = _curl([*cmd, f"{url}?n={size}"], rss_pid, timeout, cap)
-    base = {**sampler.fields(), "capped": sampler.capped}
+    out, base, error = _curl([*cmd, f"{url}?n={size}"], headers, rss_pid, timeout, cap)
     if error:
         return failed(error, **base)
     code, got, speed = out.split()
@@ -188,9 +197,7 @@ def upload(
     """PUT a file (Content-Length set, no Expect) to ``/upload``: MB/s and proxy RSS growth."""
     size = path.stat().st_size
     cmd = [curl, "-sS", "-T", str(path), "-H", "Expect:", "-w", "\n%{http_code} %{speed_upload}"]
-    cmd += [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
-    out, sampler, error = _curl([*cmd, url], rss_pid, timeout, cap)
-    base = {**sampler.fields(), "capped": sampler.capped}
+    out, base, error = _curl([*cmd, url], headers, rss_pid, timeout, cap)
     if error:
         return failed(error, **base)
     body, _, status = out.rpartition("\n")
