@@ -51,6 +51,8 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             websocket_max_message_size=config.websocket_max_message_size,
             host_allowlist=config.host_allowlist,
             non_service_rewrite_response=_as_tuple(config.non_service_rewrite_response),
+            client_body_timeout=config.client_body_timeout,
+            max_concurrent_requests=config.max_concurrent_requests,
         )
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
         # self.handlers, whose patterns ExtensionApp expects to be plain strings.

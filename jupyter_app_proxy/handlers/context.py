@@ -8,6 +8,7 @@ from typing import Any
 
 from ..proxy.client import UpstreamPool
 from ..supervisor.registry import Registry
+from .inflight import InFlight
 
 
 @dataclass
@@ -20,3 +21,8 @@ class ProxyContext:
     host_allowlist: Sequence[str] | Callable[..., bool] = ("localhost", "127.0.0.1")
     #: rewrite_response callables for {base_url}proxy/... routes
     non_service_rewrite_response: tuple[Callable[..., Any], ...] = field(default_factory=tuple)
+    #: seconds a request body may pause before the request is ended with 408
+    client_body_timeout: float = 60.0
+    #: requests each app may have in flight (servers may set their own)
+    max_concurrent_requests: int = 256
+    in_flight: InFlight = field(default_factory=InFlight)

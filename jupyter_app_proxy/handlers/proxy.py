@@ -1,10 +1,26 @@
-"""The HTTP handler for ``{base_url}<name>/...``: authenticate, start, stream.
+"""The HTTP handlers for ``{base_url}<name>/...``: authenticate, start, stream.
 
 Order of work for every request: Jupyter's authentication (before anything is
 started or forwarded) -> the app's endpoint from the registry (starting it if
 needed) -> :func:`jupyter_app_proxy.proxy.http.forward`, which streams both
-ways. The request body is streamed (``stream_request_body``) through a bounded
-:class:`BodyChannel`, so an upload never sits in memory.
+ways.
+
+Two handler classes, chosen by the route (``handlers/routes.py``) from the
+request's framing, so that a refusal never leaves a connection unusable for a
+reverse proxy that pools connections (configurable-http-proxy, JupyterHub's):
+
+- :class:`AppProxyHandler` serves requests without a body. tornado has read the
+  whole request before ``prepare()``, so every answer, refusals included, keeps
+  the connection open for the next request.
+- :class:`StreamingAppProxyHandler` serves requests with a body, streamed
+  (``stream_request_body``) through a bounded :class:`BodyChannel`, so an
+  upload never sits in memory. An answer sent before the body was read ends
+  the connection (tornado cannot skip the unread body), so it says
+  ``Connection: close``.
+
+Past the point of no return (the app's status line was sent) any failure, of
+whatever type, aborts the connection: the client sees a cut, never a falsely
+complete body.
 """
 
 from __future__ import annotations
@@ -22,6 +38,7 @@ from ..proxy.body import BodyChannel
 from ..proxy.errors import UpstreamError
 from ..proxy.http import Rewriting, UpstreamRequest, forward
 from ..proxy.rewrite import Headers
+from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .base import AppHandlerMixin, UpstreamRoute
@@ -49,8 +66,9 @@ class _HandlerSink:
             await self.handler.flush()  # waits until the client took it: backpressure
 
 
-@web.stream_request_body
 class AppProxyHandler(AppHandlerMixin, JupyterHandler):
+    """Requests without a body (see the module docstring); the base of the streaming one."""
+
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
     def initialize(self, *args: Any, **kwargs: Any) -> None:
@@ -59,6 +77,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         self._body: BodyChannel | None = None
         self._upstream: asyncio.Task[None] | None = None
         self._client_gone = False
+        self._counted = False  # holds a slot of InFlight
 
     # tornado hooks that must not interfere with proxying
     def compute_etag(self) -> None:
@@ -83,7 +102,6 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             return
         if self.refuse_cross_site():
             return
-        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]
         if self.request.path == self.prefix:
             query = self.request.query
             self.redirect(self.prefix + "/" + (f"?{query}" if query else ""), permanent=False)
@@ -96,12 +114,10 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         except AppConfigError as e:
             self.send_app_failure(e)
             return
+        if not self._take_slot():
+            return
         self.record_activity()
         self._start_upstream(route)
-
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
-        if self._body is not None:
-            await self._body.put(chunk)
 
     @web.authenticated  # prepare() already refused anonymous users; this marks it for Jupyter
     async def _proxy(self, *args: Any) -> None:
@@ -114,7 +130,12 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         except (asyncio.CancelledError, StreamClosedError):
             self._abort()
         except UpstreamError as e:
-            self._upstream_failed(e)
+            await self._upstream_failed(e)
+        except Exception:
+            if self._sink is None or not self._sink.started:
+                raise  # tornado's 500 page (write_error), with the traceback in the log
+            self.log.exception("[%s] response cut short by an unexpected error", self.spec.name)
+            self._abort()
 
     get = head = post = put = patch = delete = options = _proxy
 
@@ -141,12 +162,27 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         self._sink = None
         self._upstream = None
         self._body = None
+        if self._counted:
+            self._counted = False
+            self.context.in_flight.release(self.spec.name)
 
     # -- helpers ---------------------------------------------------------------
+    def _take_slot(self) -> bool:
+        """Count this request against the app's limit; False after a 503 page."""
+        limit = self.spec.max_concurrent_requests or self.context.max_concurrent_requests
+        if self.context.in_flight.acquire(self.spec.name, limit):
+            self._counted = True
+            return True
+        msg = (
+            f"{self.spec.name} already has {limit} requests in progress, the most allowed "
+            "(max_concurrent_requests); try again in a moment."
+        )
+        self.log.warning("[%s] request refused: %d requests in progress", self.spec.name, limit)
+        self.send_error_page(503, "Service Unavailable", msg, retry_after=1)
+        return False
+
     def _start_upstream(self, route: UpstreamRoute) -> None:
         spec, req = self.spec, self.request
-        if _has_body(req.headers):
-            self._body = BodyChannel()
         upstream = UpstreamRequest(
             app=spec.name,
             endpoint=route.endpoint,
@@ -155,6 +191,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             headers=route.headers,
             body=self._body,
             location=route.location,
+            timeout=spec.request_timeout,
         )
         rewriting = None
         if spec.rewrite_response:
@@ -181,7 +218,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         else:
             self.send_error_page(403, "Forbidden", "Authentication is required.")
 
-    def _upstream_failed(self, error: UpstreamError) -> None:
+    async def _upstream_failed(self, error: UpstreamError) -> None:
         if self._sink is None:  # the client left meanwhile
             self._abort()
             return
@@ -189,7 +226,14 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self.log.warning("[%s] response cut short: %s", self.spec.name, error.message)
             self._abort()
             return
-        self.send_upstream_error(error)
+        died = await self.context.registry.exit_during_request(self.spec.name)
+        if self._client_gone:
+            return
+        if died is None:
+            self.send_upstream_error(error)
+            return
+        self.log.warning("[%s] %s (%s)", self.spec.name, died.message, error.message)
+        self.send_error_page(died.status, "Bad Gateway", died.message, died.log_tail)
 
     def _abort(self) -> None:
         """Past the point of no return: drop the connection so the client sees a cut."""
@@ -199,5 +243,73 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         self._forget_upstream()
 
 
-def _has_body(headers: httputil.HTTPHeaders) -> bool:
+@web.stream_request_body
+class StreamingAppProxyHandler(AppProxyHandler):
+    """Requests with a body: streamed to the app as it arrives (see the module docstring)."""
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self._body_read = False  # tornado calls the method only once the body was read
+        self._body_idle: IdleWatch | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if not self._finished:
+            self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]
+
+    def _start_upstream(self, route: UpstreamRoute) -> None:
+        self._body = BodyChannel()
+        self._body_idle = IdleWatch(self.context.client_body_timeout, self._body_stalled)
+        super()._start_upstream(route)
+
+    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+        if self._body_idle is not None:
+            self._body_idle.seen()
+        if self._body is not None:
+            await self._body.put(chunk)
+
+    @web.authenticated
+    async def _proxy(self, *args: Any) -> None:
+        self._body_read = True
+        self._stop_body_watch()
+        await super()._proxy(*args)
+
+    get = head = post = put = patch = delete = options = _proxy
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Any:
+        if not self._body_read and not self._headers_written:
+            # tornado closes the connection after this answer: the body is still unread
+            self.set_header("Connection", "close")
+        return super().finish(chunk)
+
+    def _forget_upstream(self) -> None:
+        self._stop_body_watch()
+        super()._forget_upstream()
+
+    def _stop_body_watch(self) -> None:
+        if self._body_idle is not None:
+            self._body_idle.cancel()
+            self._body_idle = None
+
+    def _body_stalled(self) -> None:
+        """No byte of the body for ``client_body_timeout`` s: end the request."""
+        seconds = self.context.client_body_timeout
+        self.log.warning(
+            "[%s] request body stalled for %g s (client_body_timeout); request ended",
+            self.spec.name,
+            seconds,
+        )
+        self._body_idle = None
+        started = self._sink is not None and self._sink.started
+        if self._upstream is not None:
+            self._upstream.cancel()
+        if started or self._finished:
+            self._abort()
+            return
+        msg = f"The request body stopped arriving for {seconds:g} s (client_body_timeout)."
+        self.send_error_page(408, "Request Timeout", msg)
+
+
+def has_body(headers: httputil.HTTPHeaders) -> bool:
+    """Whether tornado will read a body for a request with these headers."""
     return "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")

@@ -1,4 +1,9 @@
-"""URL rules for every configured app: websocket upgrades first, then plain HTTP."""
+"""URL rules for every configured app: websocket upgrades first, then plain HTTP.
+
+Plain HTTP has two handlers, told apart by the request's framing (see
+``handlers/proxy.py``): requests with a body are streamed, the others are
+read whole first, so that every answer to them keeps the connection usable.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from tornado.routing import PathMatches, Rule
 
 from ..spec.model import ServerSpec
 from .context import ProxyContext
-from .proxy import AppProxyHandler
-from .targets import PortProxyHandler, PortWebSocketHandler
+from .proxy import AppProxyHandler, StreamingAppProxyHandler, has_body
+from .targets import PortProxyHandler, PortWebSocketHandler, StreamingPortProxyHandler
 from .websocket import AppWebSocketHandler, RawSocketHandler
 
 
@@ -20,6 +25,15 @@ class WebSocketUpgradeMatches(PathMatches):
 
     def match(self, request: HTTPServerRequest) -> dict | None:  # type: ignore[type-arg]
         if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None
+        return super().match(request)
+
+
+class BodyMatches(PathMatches):
+    """Matches the path only for requests that carry a body (Content-Length or chunked)."""
+
+    def match(self, request: HTTPServerRequest) -> dict | None:  # type: ignore[type-arg]
+        if not has_body(request.headers):
             return None
         return super().match(request)
 
@@ -36,8 +50,11 @@ def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyConte
         kwargs = {"spec": spec, "context": context}
         ws_handler = RawSocketHandler if spec.raw_socket_proxy else AppWebSocketHandler
         rules.append(Rule(WebSocketUpgradeMatches(pattern), ws_handler, kwargs))
+        rules.append(Rule(BodyMatches(pattern), StreamingAppProxyHandler, kwargs))
         rules.append(Rule(PathMatches(pattern), AppProxyHandler, kwargs))
     ports = url_path_join(base_url, "proxy") + r"/(.*)"
-    rules.append(Rule(WebSocketUpgradeMatches(ports), PortWebSocketHandler, {"context": context}))
-    rules.append(Rule(PathMatches(ports), PortProxyHandler, {"context": context}))
+    port_kwargs = {"context": context}
+    rules.append(Rule(WebSocketUpgradeMatches(ports), PortWebSocketHandler, port_kwargs))
+    rules.append(Rule(BodyMatches(ports), StreamingPortProxyHandler, port_kwargs))
+    rules.append(Rule(PathMatches(ports), PortProxyHandler, port_kwargs))
     return rules

@@ -17,7 +17,7 @@ from ..proxy.targets import InvalidTarget, ProxyTarget, parse_proxy_target
 from ..spec.model import ServerSpec
 from .base import AppHandlerMixin
 from .context import ProxyContext
-from .proxy import AppProxyHandler
+from .proxy import AppProxyHandler, StreamingAppProxyHandler
 from .websocket import AppWebSocketHandler
 
 
@@ -66,7 +66,11 @@ class PortTargetMixin(AppHandlerMixin):
 
 
 class PortProxyHandler(PortTargetMixin, AppProxyHandler):
-    """HTTP to a port or allowed host."""
+    """HTTP without a body to a port or allowed host."""
+
+
+class StreamingPortProxyHandler(PortTargetMixin, StreamingAppProxyHandler):
+    """HTTP with a streamed body to a port or allowed host."""
 
 
 class PortWebSocketHandler(PortTargetMixin, AppWebSocketHandler):

@@ -36,6 +36,18 @@ class ResponseTooLarge(UpstreamError):
 
 
 @contextmanager
+def map_body_read_errors(app: str, where: str) -> Iterator[None]:
+    """:func:`map_upstream_errors` for reads of a body: a connection our side closed
+    (the app exited and its pool was closed, or a time limit closed it) makes aiohttp's
+    reader raise a bare ``RuntimeError``."""
+    try:
+        with map_upstream_errors(app, where):
+            yield
+    except RuntimeError as e:
+        raise UpstreamProtocolError(f"the connection to {app} was closed mid-response") from e
+
+
+@contextmanager
 def map_upstream_errors(app: str, where: str) -> Iterator[None]:
     """Translate aiohttp/OS errors into :class:`UpstreamError` with a readable message."""
     try:

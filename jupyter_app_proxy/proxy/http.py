@@ -20,8 +20,15 @@ from yarl import URL
 
 from ..endpoint import Endpoint
 from ..spec.templates import call_with_asked_args
-from .errors import ResponseTooLarge, UpstreamProtocolError, map_upstream_errors
+from .errors import (
+    ResponseTooLarge,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    map_body_read_errors,
+    map_upstream_errors,
+)
 from .rewrite import Headers, response_headers
+from .timeouts import IdleWatch, SentSignal, within
 
 
 class ResponseSink(Protocol):
@@ -48,6 +55,7 @@ class UpstreamRequest:
     headers: Headers
     body: AsyncIterable[bytes] | None
     location: Callable[[str], str]  # rewrites a Location header value
+    timeout: float = 300.0  # for the response headers, and pauses in a sized body
 
 
 @dataclass
@@ -82,15 +90,20 @@ async def forward(
     # answer; a bodiless safe request can simply be sent again. Others are never repeated.
     attempts = 2 if req.body is None and req.method in RETRYABLE_METHODS else 1
     for attempt in range(attempts):
+        body = SentSignal(req.body) if req.body is not None else None
+        late = UpstreamTimeout(
+            f"{req.app} did not send a response within {req.timeout:g} s (request_timeout)"
+        )
         try:
             with map_upstream_errors(req.app, where):
-                resp = await session.request(
+                answer = session.request(
                     req.method,
                     url,
                     headers=CIMultiDict(req.headers),
-                    data=req.body,
+                    data=body,
                     allow_redirects=False,
                 )
+                resp = await within(answer, req.timeout, body.sent if body else None, late)
         except UpstreamProtocolError:
             if attempt + 1 == attempts:
                 raise
@@ -112,22 +125,50 @@ async def _relay(
     raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
     headers = response_headers(raw, req.location)
     if rewriting and rewriting.functions:
-        with map_upstream_errors(req.app, where):
+        with map_body_read_errors(req.app, where):
             body = await _read_capped(resp, rewriting.max_bytes, req.app)
         rewritten = _apply_rewrites(resp.status, resp.reason or "", headers, body, rewriting)
         sink.start(rewritten.code, rewritten.reason, list(rewritten.headers.items()))
         await sink.write(rewritten.body, more=False)
         return
     sink.start(resp.status, resp.reason or "", headers)
-    if resp.content_length is None and not resp.content.at_eof():
+    if resp.content_length is None and (req.method == "HEAD" or not resp.content.at_eof()):
         # A stream (SSE, chunked logs): the browser learns at once that it is open,
         # instead of when the app first writes. Sized bodies follow their headers anyway.
+        # HEAD: sent now, so that no Content-Length is invented for a body never sent.
         await sink.send_headers()
+    if resp.content_length is None:
+        await _relay_body(req, resp, sink, None)
+        return
+    idle = IdleWatch(req.timeout, resp.close)  # closing makes the waiting read fail
+    try:
+        await _relay_body(req, resp, sink, idle)
+    finally:
+        idle.cancel()
+
+
+async def _relay_body(
+    req: UpstreamRequest,
+    resp: aiohttp.ClientResponse,
+    sink: ResponseSink,
+    idle: IdleWatch | None,
+) -> None:
+    where = req.endpoint.describe()
     while True:
-        with map_upstream_errors(req.app, where):
-            chunk = await resp.content.readany()
+        try:
+            with map_body_read_errors(req.app, where):
+                chunk = await resp.content.readany()
+        except UpstreamProtocolError as e:
+            if idle is not None and idle.expired:
+                raise UpstreamTimeout(
+                    f"{req.app} sent nothing for {idle.seconds:g} s in the middle of a body "
+                    "of known length (request_timeout)"
+                ) from e
+            raise
         if not chunk:
             return
+        if idle is not None:
+            idle.seen()
         # The last chunk of the body rides with the response's end: one write, not two.
         await sink.write(chunk, more=not resp.content.at_eof())
 

@@ -53,6 +53,10 @@ class ServerSpec:
     allow_cross_site_requests: bool = False  # skip the cross-site check for unsafe methods
     identity_header: str = ""  # header carrying the Jupyter user's name, set by the proxy
     rewrite_response: tuple[Callable[..., Any], ...] = ()
+    #: seconds the app has to send its response headers once the request was sent (504
+    #: after), and the longest pause inside a body of known length (cut after)
+    request_timeout: float = 300.0
+    max_concurrent_requests: int = 0  # 0: ServerProxy.max_concurrent_requests
     source: str = "config"
 
     @property

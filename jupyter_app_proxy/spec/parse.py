@@ -73,10 +73,16 @@ def _command(name: str, value: object) -> Any:
     return tuple(value)
 
 
-def _timeout(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise SpecError(name, "timeout", f"must be a positive number of seconds, not {value!r}")
+def _seconds(name: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise SpecError(name, key, f"must be a positive number of seconds, not {value!r}")
     return float(value)
+
+
+def _positive_int(name: str, key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SpecError(name, key, f"must be a positive integer, not {value!r}")
+    return value
 
 
 def _port(name: str, value: object) -> int:
@@ -163,7 +169,9 @@ def _mappath(name: str, value: object) -> Any:
 # key -> converter(server name, raw value) -> field value
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "command": _command,
-    "timeout": _timeout,
+    "timeout": lambda n, v: _seconds(n, "timeout", v),
+    "request_timeout": lambda n, v: _seconds(n, "request_timeout", v),
+    "max_concurrent_requests": lambda n, v: _positive_int(n, "max_concurrent_requests", v),
     "environment": lambda n, v: _str_map_or_callable(n, "environment", v),
     "cwd": _cwd,
     "absolute_url": lambda n, v: _bool(n, "absolute_url", v),

@@ -46,6 +46,20 @@ class ServerProxy(LoggingConfigurable):  # type: ignore[misc]
         "for 60-90 ms about once a second. Objects created later are collected as before.",
     ).tag(config=True)
 
+    client_body_timeout = Float(
+        60.0,
+        help="Seconds a request body sent to an app may pause (no byte from the browser) "
+        "before the request is ended (408, or a cut once the app answered). Like nginx's "
+        "client_body_timeout: it frees the connection of a client that stalls an upload.",
+    ).tag(config=True)
+
+    max_concurrent_requests = Int(
+        256,
+        help="HTTP requests each app may have in flight at once (each holds two sockets); "
+        "beyond it a request gets 503 with Retry-After at once. Servers may set their own "
+        "with the max_concurrent_requests key. Websockets are not counted.",
+    ).tag(config=True)
+
     rewrite_response_max_bytes = Int(
         64 * 1024 * 1024,
         help="Largest response body buffered for servers that set rewrite_response.",

@@ -6,6 +6,8 @@ tail is the app's last output, shown below it.
 
 from __future__ import annotations
 
+import signal
+
 from .logbuffer import LogLine
 
 
@@ -32,6 +34,27 @@ class AppExitedDuringStart(AppUnavailable):
     def __init__(self, app: str, code: int | None, log_tail: list[LogLine]) -> None:
         super().__init__(app, f"{app} exited with code {code} before it was ready", log_tail)
         self.code = code
+
+
+class AppExitedDuringRequest(AppUnavailable):
+    """The process ended while a request was on its way: the real cause of a lost answer."""
+
+    status = 502
+
+    def __init__(self, app: str, code: int, log_tail: list[LogLine]) -> None:
+        super().__init__(app, f"{app} {describe_exit(code)} before it answered", log_tail)
+        self.code = code
+
+
+def describe_exit(code: int) -> str:
+    """``exited with code 3`` or ``was killed by signal 9 (SIGKILL)`` (asyncio's negatives)."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        name = ""
+    return f"was killed by signal {-code}{name}"
 
 
 class AppStartTimeout(AppUnavailable):

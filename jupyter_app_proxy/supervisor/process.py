@@ -157,6 +157,20 @@ class SupervisedApp:
         if self._state is not ProcessState.STOPPED:
             self._set_state(ProcessState.STOPPED)
 
+    async def exit_code_soon(self, within: float) -> int | None:
+        """The exit code of the current process if it has ended or ends ``within`` s.
+
+        For a request that lost its answer: an app that died says why, instead
+        of the connection error it caused. None while the process lives.
+        """
+        run = self._run
+        if run is None:
+            return None
+        if run.proc.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(run.proc.wait()), within)
+        return run.proc.returncode
+
     def kill_now(self) -> None:
         """Last resort at interpreter exit: SIGKILL the group, synchronously."""
         if self._run:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
-from .errors import AppStopping
+from .errors import AppExitedDuringRequest, AppStopping, AppUnavailable
 from .process import StateListener, SupervisedApp
 
 
@@ -52,6 +52,20 @@ class Registry:
             port=spec.port,
             unix_socket=spec.unix_socket if isinstance(spec.unix_socket, str) else "",
         )
+
+    async def exit_during_request(self, name: str, within: float = 0.25) -> AppUnavailable | None:
+        """Why a request to ``name`` lost its answer, if the app's process died for it.
+
+        A dying process closes its sockets a moment before the exit is seen, so
+        this waits up to ``within`` s for it. None for unmanaged apps and for
+        processes that still run.
+        """
+        app = self.apps.get(name)
+        code = await app.exit_code_soon(within) if app is not None else None
+        if code is None:
+            return None
+        assert app is not None
+        return AppExitedDuringRequest(name, code, app.logs.tail())
 
     async def stop_all(self) -> None:
         self.closed = True

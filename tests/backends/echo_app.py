@@ -35,6 +35,14 @@ Routes (GET unless said otherwise):
     closes the connection without any response;
 ``/head-length``
     a 1234-byte body (a HEAD keeps ``Content-Length: 1234``);
+``/flood?n=N``
+    N bytes of the pattern as fast as the client takes them, chunked (no Content-Length);
+``/stall?length=N&send=M``
+    headers with ``Content-Length: N``, then M bytes, then nothing ever again;
+``/hang`` (any method)
+    reads the request, writes ``hanging`` to stderr, then never answers;
+``/die?code=N`` (any method)
+    writes ``dying with code N`` to stderr, then exits with code N without answering;
 ``/slow-read?delay=S`` (any method)
     waits S seconds before reading the request body, then answers like the echo;
 anything else, any method
@@ -103,6 +111,43 @@ async def send_bytes(request: web.Request) -> web.StreamResponse:
         left -= len(piece)
     await response.write_eof()
     return response
+
+
+async def flood(request: web.Request) -> web.StreamResponse:
+    left = int(request.query.get("n", "0"))
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    while left > 0:
+        piece = PATTERN if left >= CHUNK else PATTERN[:left]
+        await response.write(piece)
+        left -= len(piece)
+    await response.write_eof()
+    return response
+
+
+async def stall(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.content_length = int(request.query["length"])
+    await response.prepare(request)
+    await response.write(b"s" * int(request.query.get("send", "0")))
+    await asyncio.Event().wait()
+    return response
+
+
+async def hang(request: web.Request) -> web.Response:
+    await request.read()
+    print("hanging", file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+    return web.Response()
+
+
+async def die(request: web.Request) -> web.Response:
+    code = int(request.query.get("code", "1"))
+    print(f"dying with code {code}", file=sys.stderr, flush=True)
+    os._exit(code)
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -195,6 +240,10 @@ def make_app(log_requests: str = "") -> web.Application:
     app = web.Application(middlewares=[request_logger(log_requests)] if log_requests else [])
     app.router.add_get("/bytes", send_bytes)
     app.router.add_get("/stream", stream)
+    app.router.add_get("/flood", flood)
+    app.router.add_get("/stall", stall)
+    app.router.add_route("*", "/hang", hang)
+    app.router.add_route("*", "/die", die)
     app.router.add_get("/status/{code:[0-9]+}", status)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/cookies", cookies)

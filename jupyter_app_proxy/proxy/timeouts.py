@@ -1,0 +1,106 @@
+"""Time limits on an app's answer: its response headers, and pauses inside a sized body.
+
+Rule 1: the clock for the headers starts when the request has been sent
+completely. An upload may take as long as the browser needs; only the app's
+silence after it counts (a long poll waits here too: it gets the same limit).
+Rule 2: a body's pauses are limited only when the body has a Content-Length.
+Event streams and chunked logs may stay quiet for as long as they like: they
+have no length, so a pause there is not a stall.
+
+Both limits cost one timer handle, not a task per chunk: the idle watch
+re-arms itself only when it fires early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from ..tasks import spawn
+
+T = TypeVar("T")
+
+
+class SentSignal:
+    """Wraps a request body; :attr:`sent` is set once its last chunk was handed on."""
+
+    def __init__(self, body: AsyncIterable[bytes]) -> None:
+        self._body = body
+        self.sent = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._body:
+            yield chunk
+        self.sent.set()
+
+
+async def within(
+    answer: Awaitable[T], seconds: float, sent: asyncio.Event | None, on_timeout: Exception
+) -> T:
+    """``await answer``, failing with ``on_timeout`` ``seconds`` after ``sent`` (Rule 1).
+
+    ``sent`` None: the request had no body, the clock starts now. The awaited
+    work is cancelled on a timeout or when the caller is cancelled.
+    """
+    task = spawn(_resolve(answer), name="await app answer")
+    try:
+        if sent is not None and not sent.is_set():
+            waiter = spawn(sent.wait(), name="await request sent")
+            try:
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except BaseException:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_consume)
+        raise on_timeout
+    return task.result()
+
+
+async def _resolve(answer: Awaitable[T]) -> T:
+    return await answer
+
+
+def _consume(task: asyncio.Task[object]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+class IdleWatch:
+    """Calls ``expire`` once nothing was :meth:`seen` for ``seconds`` (Rule 2).
+
+    ``seen`` only stores a time; the one timer re-arms itself for the rest of
+    the period when it fires and data came meanwhile.
+    """
+
+    def __init__(self, seconds: float, expire: Callable[[], None]) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._expire = expire
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_at(
+            self._last + seconds, self._check
+        )
+
+    def seen(self) -> None:
+        self._last = self._loop.time()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        deadline = self._last + self.seconds
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._check)
+            return
+        self._timer = None
+        self.expired = True
+        self._expire()
