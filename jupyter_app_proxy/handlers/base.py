@@ -226,6 +226,16 @@ class AppHandlerMixin:
         title = httputil.responses.get(error.status, "Error")
         self.send_error_page(error.status, title, error.message)
 
+    async def send_lost_answer(self, error: UpstreamError) -> None:
+        """The page for a request that got no answer: the app's death, if that was why."""
+        died = await self.context.registry.exit_during_request(self.spec.name)
+        if died is None:
+            self.send_upstream_error(error)
+            return
+        handler: Any = self
+        handler.log.warning("[%s] %s (%s)", self.spec.name, died.message, error.message)
+        self.send_error_page(died.status, "Bad Gateway", died.message, died.log_tail)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised by tornado or Jupyter also use the escaped page."""
         reason = httputil.responses.get(status_code, "Error")

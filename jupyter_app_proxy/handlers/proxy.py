@@ -226,14 +226,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self.log.warning("[%s] response cut short: %s", self.spec.name, error.message)
             self._abort()
             return
-        died = await self.context.registry.exit_during_request(self.spec.name)
-        if self._client_gone:
-            return
-        if died is None:
-            self.send_upstream_error(error)
-            return
-        self.log.warning("[%s] %s (%s)", self.spec.name, died.message, error.message)
-        self.send_error_page(died.status, "Bad Gateway", died.message, died.log_tail)
+        await self.send_lost_answer(error)
 
     def _abort(self) -> None:
         """Past the point of no return: drop the connection so the client sees a cut."""

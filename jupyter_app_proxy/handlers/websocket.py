@@ -65,8 +65,11 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
                 ("Upgrade", "websocket"),
             ]
             answer = await tunnel.request_upgrade(self.spec.name, endpoint, route.target, headers)
-        except (AppConfigError, UpstreamError) as e:
+        except AppConfigError as e:
             self.send_app_failure(e)
+            return
+        except UpstreamError as e:
+            await self.send_lost_answer(e)
             return
         if answer.stream is None:
             self._pass_refusal(answer, route.location)

@@ -99,6 +99,22 @@ def test_an_app_that_dies_before_answering_is_named_with_its_exit_code(
     assert not [n for n in NOISE if n in log], log
 
 
+def test_a_websocket_whose_app_dies_before_answering_names_the_exit(
+    server: JupyterServer,
+) -> None:
+    """The same for an upgrade: the app died on the handshake, and the page says so."""
+    server.echo("dies/warm-up")
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    r = server.get("dies/die?code=5", headers=upgrade)
+    assert r.status == 502, r
+    assert "dies exited with code 5 before it answered" in r.text, r
+
+
 def test_an_app_that_never_answers_gets_504_after_request_timeout(server: JupyterServer) -> None:
     server.echo("slowapp/warm-up")
     r = server.get("slowapp/hang", timeout=20)

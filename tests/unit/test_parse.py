@@ -47,9 +47,12 @@ def test_every_key_is_accepted():
             "exclude_last_activity_patterns": ["^/metrics"],
             "raw_socket_proxy": True,
             "rewrite_response": [rewrite],
+            "request_timeout": 60,
+            "max_concurrent_requests": 10,
         },
     )
     assert spec.timeout == 30.0
+    assert spec.request_timeout == 60.0 and spec.max_concurrent_requests == 10
     assert spec.environment == {"A": "{port}", "N": "3"}
     assert spec.launcher_entry.title == "T" and not spec.launcher_entry.enabled
     assert spec.rewrite_response == (rewrite,)
@@ -82,6 +85,10 @@ def test_every_key_is_accepted():
             "regular",
         ),
         ({"command": ["a"], "rewrite_response": "f"}, "rewrite_response", "callable"),
+        ({"command": ["a"], "request_timeout": -1}, "request_timeout", "positive"),
+        ({"command": ["a"], "request_timeout": "5"}, "request_timeout", "positive"),
+        ({"command": ["a"], "max_concurrent_requests": 0}, "max_concurrent_requests", "positive"),
+        ({"command": ["a"], "max_concurrent_requests": 2.5}, "max_concurrent_requests", "integer"),
         ({"command": ["a"], "comand": ["typo"]}, "comand", "unknown key"),
         ({}, "command", "no command"),
         ({"unix_socket": True}, "command", "no command"),

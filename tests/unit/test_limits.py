@@ -1,0 +1,123 @@
+"""The bookkeeping and clocks that bound slow apps and slow clients (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jupyter_app_proxy.handlers.inflight import InFlight
+from jupyter_app_proxy.proxy.timeouts import IdleWatch, SentSignal, within
+from jupyter_app_proxy.supervisor.errors import describe_exit
+
+
+def test_in_flight_refuses_at_the_limit_and_counts_each_app_apart():
+    counts = InFlight()
+    assert counts.acquire("a", 2) and counts.acquire("a", 2)
+    assert not counts.acquire("a", 2), "a third request is over the limit"
+    assert counts.acquire("b", 2), "another app has its own count"
+    counts.release("a")
+    assert counts.count("a") == 1 and counts.acquire("a", 2)
+
+
+def test_in_flight_forgets_apps_with_nothing_in_flight():
+    counts = InFlight()
+    counts.acquire("a", 1)
+    counts.release("a")
+    assert counts.count("a") == 0 and counts._counts == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0, "exited with code 0"),
+        (3, "exited with code 3"),
+        (-9, "was killed by signal 9 (SIGKILL)"),
+        (-15, "was killed by signal 15 (SIGTERM)"),
+        (-200, "was killed by signal 200"),
+    ],
+)
+def test_exits_are_described_as_codes_or_signals(code, text):
+    assert describe_exit(code) == text
+
+
+async def _body(parts: list[bytes], pause: float):
+    for part in parts:
+        await asyncio.sleep(pause)
+        yield part
+
+
+def test_within_starts_the_clock_only_once_the_body_was_sent():
+    """A body that takes 0.3 s, then an answer 0.1 s later: inside a 0.2 s limit."""
+
+    async def scenario() -> str:
+        body = SentSignal(_body([b"a", b"b", b"c"], 0.1))
+
+        async def app() -> str:
+            got = [part async for part in body]
+            await asyncio.sleep(0.1)
+            return b"".join(got).decode()
+
+        return await within(app(), 0.2, body.sent, TimeoutError("late"))
+
+    assert asyncio.run(scenario()) == "abc"
+
+
+def test_within_raises_the_given_error_and_cancels_the_work():
+    cancelled = []
+
+    async def scenario() -> None:
+        async def never() -> None:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        await within(never(), 0.05, None, TimeoutError("late"))
+
+    with pytest.raises(TimeoutError, match="late"):
+        asyncio.run(scenario())
+    assert cancelled == [True]
+
+
+def test_within_passes_the_work_errors_through():
+    async def failing() -> None:
+        raise ValueError("app said no")
+
+    async def scenario() -> None:
+        await within(failing(), 1, None, TimeoutError("late"))
+
+    with pytest.raises(ValueError, match="app said no"):
+        asyncio.run(scenario())
+
+
+def test_idle_watch_expires_only_after_a_full_quiet_period():
+    """Seen every 30 ms for 150 ms with a 100 ms limit: no expiry; then quiet: expiry."""
+
+    async def scenario() -> tuple[bool, bool, float]:
+        loop = asyncio.get_running_loop()
+        fired = asyncio.Event()
+        watch = IdleWatch(0.1, fired.set)
+        for _ in range(5):
+            await asyncio.sleep(0.03)
+            watch.seen()
+        early = watch.expired
+        quiet_from = loop.time()
+        await asyncio.wait_for(fired.wait(), 2)
+        return early, watch.expired, loop.time() - quiet_from
+
+    early, expired, quiet = asyncio.run(scenario())
+    assert not early and expired
+    assert quiet >= 0.09
+
+
+def test_idle_watch_cancelled_never_fires():
+    async def scenario() -> bool:
+        fired: list[bool] = []
+        watch = IdleWatch(0.02, lambda: fired.append(True))
+        watch.cancel()
+        await asyncio.sleep(0.06)
+        return bool(fired)
+
+    assert asyncio.run(scenario()) is False
