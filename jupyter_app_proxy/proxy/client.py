@@ -47,7 +47,11 @@ def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:
     if endpoint.unix_socket:
         connector = aiohttp.UnixConnector(path=endpoint.unix_socket, limit=0, keepalive_timeout=60)
     else:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, use_dns_cache=True)
+        # The resolver is named: with aiodns installed (jupyterhub pulls it in) aiohttp would
+        # switch to c-ares, which resolves names differently from the rest of Jupyter.
+        connector = aiohttp.TCPConnector(
+            limit=0, keepalive_timeout=60, use_dns_cache=True, resolver=aiohttp.ThreadedResolver()
+        )
     session = aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,

@@ -24,6 +24,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -63,6 +64,10 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 LEFTOVER_GRACE = 5.0
 MARKER_ENV = "JAP_E2E_MARKER"
+#: Lines that fail a test when they appear in its Jupyter server's log.
+LOG_NOISE = ("Traceback (most recent call last)", "Uncaught exception", "Failed to flush")
+#: A line of an app's own output in Jupyter's log (``[I <time> ServerApp] [name] text``).
+APP_OUTPUT = re.compile(r"\[[A-Z] [^\]]*\] \[[^\]]+\] ")
 EXTENSION_LOADED = "jupyter_app_proxy | extension was successfully loaded"
 
 T = TypeVar("T")
@@ -309,8 +314,10 @@ class JupyterServer:
         base_url: str = "/",
         variables: Mapping[str, Any] | None = None,
         token: str | None = None,
+        allow_log_noise: bool = False,
     ) -> None:
         self.workdir = workdir
+        self.allow_log_noise = allow_log_noise  # for scripts that provoke Jupyter's own errors
         self.records = workdir / "records"
         self.root_dir = workdir / "root"
         self.config_file = workdir / "jupyter_server_config.py"
@@ -553,8 +560,9 @@ class JupyterServer:
     def finalize(self) -> list[str]:
         """Stop the server (SIGTERM, then SIGKILL) and return problems found.
 
-        Problems: the server needed SIGKILL, or processes it started outlived it by more
-        than a few seconds (they are SIGKILLed here).
+        Problems: the server needed SIGKILL, processes it started outlived it by more
+        than a few seconds (they are SIGKILLed here), or its log has a traceback or an
+        uncaught exception (noise fails the build; see :data:`LOG_NOISE`).
         """
         problems = []
         if self.proc is not None:
@@ -567,6 +575,13 @@ class JupyterServer:
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
+        noise = [
+            line
+            for line in self.log().splitlines()
+            if any(n in line for n in LOG_NOISE) and not APP_OUTPUT.match(line)
+        ]
+        if noise and not self.allow_log_noise:
+            problems.append("the Jupyter log has noise:\n  " + "\n  ".join(noise[:10]))
         deadline = time.monotonic() + LEFTOVER_GRACE
         while (left := self.own_processes()) and time.monotonic() < deadline:
             time.sleep(0.1)

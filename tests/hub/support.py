@@ -1,0 +1,326 @@
+"""A real JupyterHub in front of the extension, for the tests of ``tests/hub``.
+
+A :class:`Hub` is ``jupyterhub`` from this venv, run in its own folder with:
+
+* configurable-http-proxy 5.3.0 (``scripts/install`` puts it in ``tests/hub/.tools``) as
+  the proxy, and free ports of 127.0.0.1 for the public side, the Hub and the proxy's API;
+* the dummy authenticator (any name, any password, ``allow_all``);
+* ``SimpleLocalProcessSpawner`` running ``jupyterhub-singleuser --allow-root`` from this
+  venv (our extension is enabled by the installed package) on a port the OS picks, with
+  :data:`SINGLEUSER_CONFIG` (``c.ServerProxy.servers``) and its output in ``singleuser.log``;
+* a service token (:attr:`Hub.token`) allowed to create users and start their servers.
+
+The Hub, the proxy, the single-user servers and their apps all carry a unique marker in
+their environment, so :meth:`Hub.finalize` can find whatever outlived the Hub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from e2e.support import ECHO, MARKER_ENV, PY, WS_APP, free_port, wait_until
+
+TOOLS = Path(__file__).resolve().parent / ".tools"
+CHP = TOOLS / "node_modules" / "configurable-http-proxy" / "bin" / "configurable-http-proxy"
+VENV_BIN = Path(sys.executable).parent
+JUPYTERHUB = VENV_BIN / "jupyterhub"
+SINGLEUSER = VENV_BIN / "jupyterhub-singleuser"
+
+START_TIMEOUT = 60.0
+SPAWN_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+LEFTOVER_GRACE = 5.0
+REQUEST_TIMEOUT = 30.0
+
+HUB_CONFIG = """\
+# Written by tests/hub/support.py.
+import os
+import subprocess
+
+c = get_config()  # noqa: F821
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{PUBLIC_PORT}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{HUB_PORT}"
+c.JupyterHub.db_url = f"sqlite:///{WORKDIR}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{WORKDIR}/jupyterhub_cookie_secret"
+c.JupyterHub.pid_file = f"{WORKDIR}/jupyterhub.pid"
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+
+c.ConfigurableHTTPProxy.command = [CHP]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PROXY_API_PORT}"
+c.ConfigurableHTTPProxy.auth_token = PROXY_TOKEN
+c.ConfigurableHTTPProxy.pid_file = f"{WORKDIR}/proxy.pid"
+
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = WORKDIR + "/users/{username}"
+c.Spawner.cmd = [SINGLEUSER]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.default_url = "/echo/"  # there is no JupyterLab or Notebook UI
+c.Spawner.ip = "127.0.0.1"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+# like the tests' own Jupyter Servers, the single-user server sees the tests' PYTHONPATH
+c.Spawner.env_keep = ["PYTHONPATH", "JUPYTERHUB_SINGLEUSER_APP"]
+c.Spawner.environment = SINGLEUSER_ENV
+# a file descriptor, not a file object: the Hub deep-copies its config
+SINGLEUSER_LOG = os.open(f"{WORKDIR}/singleuser.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+c.LocalProcessSpawner.popen_kwargs = {"stdout": SINGLEUSER_LOG, "stderr": subprocess.STDOUT}
+
+c.JupyterHub.services = [{"name": "tester", "api_token": SERVICE_TOKEN}]
+c.JupyterHub.load_roles = [
+    {
+        "name": "tester",
+        "scopes": ["admin:users", "admin:servers", "tokens"],
+        "services": ["tester"],
+    },
+]
+"""
+
+#: The single-user servers' ``jupyter_server_config.py``: the apps behind ``/user/<name>/``.
+SINGLEUSER_CONFIG = """\
+# Written by tests/hub/support.py.
+c = get_config()  # noqa: F821
+c.ServerProxy.servers = {
+    "echo": {"command": [PY, ECHO, "--port", "{port}"]},
+    "ws": {"command": [PY, WS_APP, "--port", "{port}"]},
+}
+"""
+
+
+def _assignments(values: dict[str, Any]) -> str:
+    return "".join(f"{name} = {value!r}\n" for name, value in values.items())
+
+
+class Hub:
+    """One JupyterHub subprocess (with its proxy) in ``workdir``; see the module docstring."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.config_dir = workdir / "jupyter-config"
+        for d in (self.config_dir, workdir / "jupyter-data", workdir / "jupyter-runtime"):
+            d.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_hex(16)
+        self.marker = uuid.uuid4().hex
+        self.log_file = workdir / "hub.log"
+        self.singleuser_log_file = workdir / "singleuser.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_handle: Any = None
+        self._write_configs()
+
+    # -- set-up
+
+    def _singleuser_env(self) -> dict[str, str]:
+        return {
+            "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+            "JUPYTER_CONFIG_DIR": str(self.config_dir),
+            "JUPYTER_DATA_DIR": str(self.workdir / "jupyter-data"),
+            "JUPYTER_RUNTIME_DIR": str(self.workdir / "jupyter-runtime"),
+            "PYTHONUNBUFFERED": "1",
+            MARKER_ENV: self.marker,
+        }
+
+    def _write_configs(self) -> None:
+        hub_values = {
+            "WORKDIR": str(self.workdir),
+            "PUBLIC_PORT": self.port,
+            "HUB_PORT": free_port(),
+            "PROXY_API_PORT": free_port(),
+            "PROXY_TOKEN": secrets.token_hex(16),
+            "SERVICE_TOKEN": self.token,
+            "CHP": str(CHP),
+            "SINGLEUSER": str(SINGLEUSER),
+            "SINGLEUSER_ENV": self._singleuser_env(),
+        }
+        (self.workdir / "jupyterhub_config.py").write_text(_assignments(hub_values) + HUB_CONFIG)
+        apps = {"PY": PY, "ECHO": str(ECHO), "WS_APP": str(WS_APP)}
+        config = _assignments(apps) + SINGLEUSER_CONFIG
+        (self.config_dir / "jupyter_server_config.py").write_text(config)
+
+    def start(self) -> Hub:
+        """Start the Hub and wait until its API answers through the proxy."""
+        if not CHP.exists():
+            raise AssertionError(f"{CHP} is missing: run ./scripts/install")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "CONFIGPROXY"))}
+        env.update(
+            PATH=f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}", **{MARKER_ENV: self.marker}
+        )
+        self._log_handle = open(self.log_file, "wb")  # noqa: SIM115 - closed in finalize()
+        self.proc = subprocess.Popen(
+            [str(JUPYTERHUB), "-f", str(self.workdir / "jupyterhub_config.py")],
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(self._api_answers, START_TIMEOUT, "the Hub's API through the proxy")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; Hub log:\n{self.log()}") from None
+        return self
+
+    def _api_answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log()}")
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"{self.url}/hub/api/", timeout=5).status_code == 200
+        return False
+
+    # -- use
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the Hub's REST API (``/hub/api/<path>``) with the service token."""
+        headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        return requests.request(method, f"{self.url}/hub/api/{path}", headers=headers, **kwargs)
+
+    def spawn(self, user: str) -> None:
+        """Create ``user`` and start their server; return once the Hub says it is ready."""
+        r = self.api("POST", f"users/{user}")
+        assert r.status_code == 201, (r.status_code, r.text)
+        r = self.api("POST", f"users/{user}/server")
+        assert r.status_code in (201, 202), (r.status_code, r.text)
+        wait_until(lambda: self._ready(user), SPAWN_TIMEOUT, f"{user}'s server", interval=0.25)
+
+    def _ready(self, user: str) -> bool:
+        server = self.api("GET", f"users/{user}").json()["servers"].get("")
+        if server is None:  # the spawn failed and the Hub gave up
+            raise AssertionError(f"{user}'s server is gone:\n{self.singleuser_log()}")
+        return bool(server["ready"])
+
+    def user_token(self, user: str) -> str:
+        """A new API token of ``user`` (who must exist), as a script of theirs would use."""
+        r = self.api("POST", f"users/{user}/tokens", json={"note": "tests/hub"})
+        assert r.status_code == 201, (r.status_code, r.text)
+        return str(r.json()["token"])
+
+    def login(self, user: str, next_path: str) -> tuple[requests.Session, requests.Response]:
+        """Log ``user`` in through the Hub's login form, as a browser does.
+
+        The form goes to ``next_path``; the session follows every redirect on the way
+        (the single-user server's OAuth dance with the Hub included). Returns the session,
+        holding the cookies a browser would, and the last response.
+        """
+        session = browser_session()
+        r = session.get(f"{self.url}/hub/login", timeout=REQUEST_TIMEOUT)
+        assert r.status_code == 200, (r.status_code, r.text)
+        form = {"username": user, "password": "any", "_xsrf": session.cookies.get("_xsrf")}
+        r = session.post(
+            f"{self.url}/hub/login",
+            params={"next": next_path},
+            data=form,
+            timeout=REQUEST_TIMEOUT,
+        )
+        return session, r
+
+    def log(self) -> str:
+        """What the Hub and configurable-http-proxy printed."""
+        return _read(self.log_file)
+
+    def singleuser_log(self) -> str:
+        """What the single-user servers (and the apps they started) printed."""
+        return _read(self.singleuser_log_file)
+
+    # -- tear-down
+
+    def own_processes(self) -> list[tuple[psutil.Process, str]]:
+        """Live processes with this Hub's marker or folder (the Hub itself excluded)."""
+        found = []
+        for p in psutil.process_iter(["cmdline", "status"]):
+            if p.pid == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if self.proc is not None and p.pid == self.proc.pid:
+                continue
+            cmdline = " ".join(p.info["cmdline"] or [])
+            with contextlib.suppress(psutil.Error):
+                if str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker:
+                    found.append((p, cmdline))
+        return found
+
+    def finalize(self) -> list[str]:
+        """Stop the Hub (SIGTERM: it stops its proxy and servers) and return problems found.
+
+        Problems: the Hub needed SIGKILL; processes outlived it by more than a few
+        seconds (they are SIGKILLed here); a traceback in the Hub's or the servers' log.
+        """
+        problems = self._stop()
+        deadline = time.monotonic() + LEFTOVER_GRACE
+        while (left := self.own_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if left:
+            problems.append(
+                f"processes outlived the Hub in {self.workdir} (now SIGKILLed):\n  "
+                + "\n  ".join(f"pid {p.pid}: {cmdline}" for p, cmdline in left)
+            )
+            for p, _ in left:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+        for name, text in (("Hub", self.log()), ("single-user server", self.singleuser_log())):
+            if "Traceback" in text:
+                problems.append(f"a traceback in the {name}'s log:\n{text[-20000:]}")
+        return problems
+
+    def _stop(self) -> list[str]:
+        problems = []
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                problems.append(f"jupyterhub ignored SIGTERM for {STOP_TIMEOUT} s")
+                self.proc.kill()
+                self.proc.wait(10)
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        return problems
+
+
+def browser_session() -> requests.Session:
+    """A session whose requests say they are page views (``Sec-Fetch-Mode: navigate``).
+
+    Browsers send that header; without it JupyterHub logs "Skipping XSRF check for
+    insecure request" for every cookie-authenticated GET.
+    """
+    session = requests.Session()
+    session.headers["Sec-Fetch-Mode"] = "navigate"
+    return session
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+@contextlib.contextmanager
+def running_hub(workdir: Path) -> Iterator[Hub]:
+    """Start a :class:`Hub`; on exit stop it and fail on leftovers or tracebacks."""
+    hub = Hub(workdir)
+    try:
+        yield hub.start()
+    finally:
+        problems = hub.finalize()
+        if problems:
+            raise AssertionError("\n".join(problems) + f"\nHub log:\n{hub.log()[-20000:]}")
