@@ -33,13 +33,15 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
     pool: UpstreamPool | None = None
 
     def initialize_handlers(self) -> None:
-        config = ServerProxy(parent=self.serverapp)
+        serverapp = self.serverapp
+        assert serverapp is not None  # ExtensionApp sets it before initialize_handlers
+        config = ServerProxy(parent=serverapp)
         specs = self._load_specs(config)
         self.pool = UpstreamPool()
         self.registry = Registry(
             specs,
-            self.serverapp.base_url,
-            self.serverapp.log,
+            serverapp.base_url,
+            serverapp.log,
             grace_period=config.stop_grace_period,
             log_lines=config.log_buffer_lines,
             on_change=self._on_state_change,
@@ -56,9 +58,7 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
         )
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
         # self.handlers, whose patterns ExtensionApp expects to be plain strings.
-        self.serverapp.web_app.add_handlers(
-            ".*$", make_routes(self.serverapp.base_url, specs, context)
-        )
+        serverapp.web_app.add_handlers(".*$", make_routes(serverapp.base_url, specs, context))
         atexit.register(self.registry.kill_all_now)
         if config.freeze_startup_objects:
             IOLoop.current().add_callback(self._freeze_startup_objects)

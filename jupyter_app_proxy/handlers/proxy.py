@@ -121,6 +121,12 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
 
     @web.authenticated  # prepare() already refused anonymous users; this marks it for Jupyter
     async def _proxy(self, *args: Any) -> None:
+        await self._answer()
+
+    get = head = post = put = patch = delete = options = _proxy
+
+    async def _answer(self) -> None:
+        """Runs once tornado has read the request: the app's answer, or what went wrong."""
         if self._body is not None:
             await self._body.end()
         if self._upstream is None:
@@ -136,8 +142,6 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
                 raise  # tornado's 500 page (write_error), with the traceback in the log
             self.log.exception("[%s] response cut short by an unexpected error", self.spec.name)
             self._abort()
-
-    get = head = post = put = patch = delete = options = _proxy
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -248,7 +252,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if not self._finished:
-            self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[attr-defined]
+            self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
 
     def _start_upstream(self, route: UpstreamRoute) -> None:
         self._body = BodyChannel()
@@ -265,7 +269,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
     async def _proxy(self, *args: Any) -> None:
         self._body_read = True
         self._stop_body_watch()
-        await super()._proxy(*args)
+        await self._answer()
 
     get = head = post = put = patch = delete = options = _proxy
 

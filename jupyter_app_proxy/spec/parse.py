@@ -224,7 +224,7 @@ def parse_server(name: object, raw: object, source: str = "config") -> ServerSpe
 
 
 def parse_servers(
-    raw_servers: Mapping[object, object], source: str = "config"
+    raw_servers: Mapping[Any, object], source: str = "config"
 ) -> tuple[dict[str, ServerSpec], list[SpecError]]:
     """Parse many servers; bad ones are returned as errors, the rest still work."""
     specs: dict[str, ServerSpec] = {}
