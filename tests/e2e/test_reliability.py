@@ -139,6 +139,7 @@ def test_request_timeout_starts_once_the_upload_was_sent(server: JupyterServer) 
 
 def test_a_stall_inside_a_sized_body_is_cut_after_request_timeout(server: JupyterServer) -> None:
     server.echo("slowapp/warm-up")
+    mark = len(server.log())
     conn, resp = server.open("GET", "slowapp/stall?length=100000&send=10", timeout=20)
     try:
         assert resp.status == 200 and resp.getheader("Content-Length") == "100000"
@@ -148,6 +149,8 @@ def test_a_stall_inside_a_sized_body_is_cut_after_request_timeout(server: Jupyte
         assert time.monotonic() - start < 10
     finally:
         conn.close()
+    log = _wait_for_log(server, mark, "[slowapp] response cut short: slowapp sent nothing for 1 s")
+    assert not [n for n in NOISE if n in log], log
 
 
 def test_a_stream_without_length_may_pause_longer_than_request_timeout(
