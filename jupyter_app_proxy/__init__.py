@@ -5,7 +5,8 @@ Architecture (data flows top to bottom)::
     extension.py         wiring: c.ServerProxy -> specs -> Registry -> routes; stop on shutdown
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
       handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
-        -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops
+        -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops;
+                         a watchdog process stops every app's group if Jupyter is killed
         -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting,
                          websockets joined as byte pipes after the app's own 101
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy

@@ -22,7 +22,7 @@ from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
 from ..spec.templates import CallableArgumentError, resolve_list, resolve_mapping
 from ..tasks import spawn
-from . import launcher, ports
+from . import launcher, ports, watchdog
 from .backoff import CrashBackoff, readiness_delay
 from .errors import (
     AppConfigError,
@@ -70,6 +70,7 @@ class _Run:
     async def end(self, grace_period: float) -> None:
         """Stop what is left of the process group, reap, drain output, free the socket."""
         await launcher.stop_group(self.proc.pid, grace_period)
+        watchdog.drop_group(self.proc.pid)  # no await since the stop: see watchdog_main
         await self.proc.wait()
         await self.finish_pumps()
         self.release_socket()
@@ -239,6 +240,7 @@ class SupervisedApp:
         except OSError as e:
             msg = f"{name}: could not run {argv[0]!r}: {e.strerror or e}"
             raise AppUnavailable(name, msg) from e
+        watchdog.add_group(proc.pid)  # stopped even if Jupyter is SIGKILLed, until _Run.end
         run = _Run(proc, started_at, private_socket)
         run.pumps = [
             spawn(self._pump(proc.stdout, "stdout"), name=f"{name} stdout"),

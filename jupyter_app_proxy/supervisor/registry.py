@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
+from . import watchdog
 from .errors import AppExitedDuringRequest, AppStopping, AppUnavailable
 from .process import StateListener, SupervisedApp
 
@@ -27,6 +28,7 @@ class Registry:
     ) -> None:
         self.specs = dict(specs)
         self.closed = False  # set once at shutdown; no app may start after it
+        watchdog.configure(grace_period, log)
         self.apps = {
             name: SupervisedApp(
                 spec,
@@ -70,6 +72,7 @@ class Registry:
     async def stop_all(self) -> None:
         self.closed = True
         await asyncio.gather(*(app.stop() for app in self.apps.values()), return_exceptions=True)
+        await watchdog.close()  # after the stops: it finds nothing registered and exits
 
     def kill_all_now(self) -> None:
         for app in self.apps.values():
