@@ -56,7 +56,7 @@ async def _status_latency(server: JupyterServer) -> float | None:
         )
         head = await asyncio.wait_for(reader.readline(), 10)
         writer.close()
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return None
     return time.monotonic() - start if head.startswith(b"HTTP/1.1 200") else None
 
@@ -77,7 +77,7 @@ async def _dribble(server: JupyterServer, data: bytes, seconds: float, opened: l
             await writer.drain()
             try:
                 answer = await asyncio.wait_for(reader.read(200), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if not answer:
                 return "closed by server"
@@ -143,7 +143,7 @@ async def slow_bodies(server: JupyterServer, connections: int, stall: bool) -> s
                     await writer.drain()
                 try:
                     answer = await asyncio.wait_for(reader.read(200), 1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 status = answer.split(b"\r\n", 1)[0].decode("latin-1")
                 return f"{status} after {time.monotonic() - start:.0f} s"
@@ -167,7 +167,7 @@ async def over_limit(server: JupyterServer, requests: int) -> str:
         try:
             line = await asyncio.wait_for(reader.readline(), 3)
             return line.decode("latin-1").strip() or "closed"
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return "waiting for the app (forwarded)"
         finally:
             writer.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -56,7 +55,7 @@ def map_upstream_errors(app: str, where: str) -> Iterator[None]:
         raise UpstreamConnectError(
             f"could not connect to {app} at {where}: {e.strerror or e}"
         ) from e
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as e:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as e:
         raise UpstreamTimeout(f"{app} at {where} did not answer in time") from e
     except aiohttp.ServerDisconnectedError as e:
         raise UpstreamProtocolError(f"{app} closed the connection without a response") from e

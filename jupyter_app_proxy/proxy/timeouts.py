@@ -8,7 +8,8 @@ Event streams and chunked logs may stay quiet for as long as they like: they
 have no length, so a pause there is not a stall.
 
 Both limits cost one timer handle, not a task per chunk: the idle watch
-re-arms itself only when it fires early.
+re-arms itself only when it fires early; the wait for headers is one
+``asyncio.timeout`` (a task only for uploads, whose clock starts later).
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ async def within(
     ``sent`` None: the request had no body, the clock starts now. The awaited
     work is cancelled on a timeout or when the caller is cancelled.
     """
+    if sent is None or sent.is_set():
+        return await _bounded(answer, seconds, on_timeout)
+    # An upload: the work runs as a task, so that its wait can start after the body.
     task = spawn(_resolve(answer), name="await app answer")
     try:
-        if sent is not None and not sent.is_set():
-            waiter = spawn(sent.wait(), name="await request sent")
-            try:
-                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
+        waiter = spawn(sent.wait(), name="await request sent")
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
         done, _ = await asyncio.wait({task}, timeout=seconds)
     except BaseException:
         task.cancel()
@@ -60,6 +63,17 @@ async def within(
         task.add_done_callback(_consume)
         raise on_timeout
     return task.result()
+
+
+async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Exception) -> T:
+    """``await answer`` for at most ``seconds``: one timer, no task (the common case)."""
+    try:
+        async with asyncio.timeout(seconds) as limit:
+            return await answer
+    except TimeoutError:
+        if limit.expired():
+            raise on_timeout from None
+        raise  # the work's own timeout (aiohttp's connect timeout), not ours
 
 
 async def _resolve(answer: Awaitable[T]) -> T:

@@ -164,7 +164,7 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
 def _map_stream_errors(app: str, where: str, phase: str) -> Iterator[None]:
     try:
         yield
-    except (TimeoutError, asyncio.TimeoutError) as e:
+    except TimeoutError as e:
         what = "accept the connection" if phase == "connect" else "answer the websocket upgrade"
         raise UpstreamTimeout(f"{app} at {where} did not {what} in time") from e
     except (StreamClosedError, OSError) as e:

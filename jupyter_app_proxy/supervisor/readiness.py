@@ -17,7 +17,7 @@ async def accepts_connections(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True if a TCP/unix connect succeeds (readiness of raw socket apps)."""
     try:
         _, writer = await asyncio.wait_for(_open(endpoint), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     writer.close()
     return True
@@ -27,7 +27,7 @@ async def answers_http(endpoint: Endpoint, path: str = "/", timeout: float = 2.0
     """True if the app answers a GET with any HTTP response (any status)."""
     try:
         return await asyncio.wait_for(_http_status_line(endpoint, path), timeout)
-    except (OSError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, OSError, ValueError):
         return False
 
 
