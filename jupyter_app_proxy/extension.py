@@ -59,7 +59,7 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
         # self.handlers, whose patterns ExtensionApp expects to be plain strings.
         serverapp.web_app.add_handlers(".*$", make_routes(serverapp.base_url, specs, context))
-        atexit.register(self.registry.kill_all_now)
+        atexit.register(self.registry.stop_all_at_exit)
         if config.freeze_startup_objects:
             IOLoop.current().add_callback(self._freeze_startup_objects)
         names = ", ".join(sorted(specs)) or "none"

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,10 +171,15 @@ class SupervisedApp:
                 await asyncio.wait_for(asyncio.shield(run.proc.wait()), within)
         return run.proc.returncode
 
-    def kill_now(self) -> None:
-        """Last resort at interpreter exit: SIGKILL the group, synchronously."""
+    def leftover_group(self) -> int | None:
+        """At interpreter exit: the process group still to stop, if the app still runs."""
+        run = self._run
+        if run is None or not launcher.group_alive(run.proc.pid):
+            return None
+        return run.proc.pid
+
+    def release_socket_now(self) -> None:
         if self._run:
-            launcher.signal_group(self._run.proc.pid, signal.SIGKILL)
             self._run.release_socket()
 
     # -- starting ----------------------------------------------------------

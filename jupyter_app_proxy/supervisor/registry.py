@@ -11,6 +11,7 @@ from ..spec.model import ServerSpec
 from . import watchdog
 from .errors import AppExitedDuringRequest, AppStopping, AppUnavailable
 from .process import StateListener, SupervisedApp
+from .watchdog_main import stop_groups
 
 
 class Registry:
@@ -28,6 +29,7 @@ class Registry:
     ) -> None:
         self.specs = dict(specs)
         self.closed = False  # set once at shutdown; no app may start after it
+        self.grace_period = grace_period
         watchdog.configure(grace_period, log)
         self.apps = {
             name: SupervisedApp(
@@ -74,6 +76,19 @@ class Registry:
         await asyncio.gather(*(app.stop() for app in self.apps.values()), return_exceptions=True)
         await watchdog.close()  # after the stops: it finds nothing registered and exits
 
-    def kill_all_now(self) -> None:
+    def stop_all_at_exit(self) -> None:
+        """The ``atexit`` hook: stop what Jupyter's own clean-up did not stop.
+
+        Jupyter exits without its clean-up (so without :meth:`stop_all`) on a SIGINT
+        when its stdin is not a terminal, which is how JupyterHub stops single-user
+        servers, and on an uncaught error. The apps still get a graceful stop: from
+        the watchdog, which starts it when this process's end closes its pipe (so
+        Jupyter's exit is not held up), or here, synchronously, if it is not running.
+        """
+        if watchdog.watching():
+            return
+        groups = {g for app in self.apps.values() if (g := app.leftover_group()) is not None}
+        if groups:
+            stop_groups(groups, self.grace_period)
         for app in self.apps.values():
-            app.kill_now()
+            app.release_socket_now()

@@ -130,6 +130,11 @@ class Watchdog:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()  # Rule 2: it may have missed a drop-group; close() reaps it
 
+    @property
+    def watching(self) -> bool:
+        """True while a watchdog is running and has been told everything."""
+        return self._fd is not None and self.proc is not None and self.proc.poll() is None
+
     def _pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
@@ -166,6 +171,10 @@ drop_group = WATCHDOG.drop_group
 add_dir = WATCHDOG.add_dir
 drop_dir = WATCHDOG.drop_dir
 close = WATCHDOG.close
+
+
+def watching() -> bool:
+    return WATCHDOG.watching
 
 
 def configure(grace_period: float, log: logging.Logger) -> None:

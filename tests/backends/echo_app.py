@@ -9,6 +9,8 @@ Run as ``python echo_app.py --port N`` or ``--unix-socket PATH`` (a non-empty
     sleep before listening (a slow-starting app);
 ``--exit-code N --exit-after SECONDS``
     exit on its own with code N after SECONDS;
+``--on-sigterm FILE``
+    on SIGTERM, append ``SIGTERM`` to FILE, then exit with code 0 (a graceful stop);
 ``--log-requests FILE``
     append one line ``METHOD raw-path-and-query`` to FILE for every request it receives
     (websocket upgrades included), before answering it.
@@ -57,6 +59,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -266,6 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--exit-code", type=int, default=None)
     parser.add_argument("--exit-after", type=float, default=None)
     parser.add_argument("--log-requests", default="")
+    parser.add_argument("--on-sigterm", default="")
     return parser.parse_args(argv)
 
 
@@ -290,6 +294,10 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"echo_app listening on {where} (pid {os.getpid()})", flush=True)
     if args.exit_code is not None:
         asyncio.get_running_loop().call_later(args.exit_after or 0.0, os._exit, args.exit_code)
+    if args.on_sigterm:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, lambda: (append_line(args.on_sigterm, "SIGTERM"), os._exit(0))
+        )
     await asyncio.Event().wait()
 
 

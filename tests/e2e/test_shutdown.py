@@ -85,6 +85,25 @@ def test_sigint_twice_stops_every_app_process(jupyter_server) -> None:
     _assert_all_gone(pids, since)
 
 
+def test_one_sigint_without_a_terminal_stops_apps_gracefully(jupyter_server) -> None:
+    """JupyterHub stops servers with one SIGINT, and their stdin is no terminal: Jupyter
+    then exits without its clean-up, yet each app gets SIGTERM first, not SIGKILL."""
+    graceful = "{TMP}/graceful.log"
+    server = jupyter_server(
+        CONFIG.replace(
+            '"echo": {"command": echo("echo")}',
+            f'"echo": {{"command": echo("echo", "--on-sigterm", f"{graceful}")}}',
+        )
+    )
+    pids = _start_apps(server)
+    since = time.monotonic()
+    assert server.proc is not None and server.proc.stdin is not None  # a pipe, not a tty
+    server.proc.send_signal(signal.SIGINT)
+    assert server.wait_exit() is not None, "jupyter_server did not exit on one SIGINT"
+    _assert_all_gone(pids, since)
+    assert (server.workdir / "graceful.log").read_text() == "SIGTERM\n"
+
+
 def test_sigkill_of_jupyter_kills_the_direct_child(jupyter_server) -> None:
     """After SIGKILL of Jupyter (no clean-up possible) the direct child app dies too."""
     server = jupyter_server('c.ServerProxy.servers = {"echo": {"command": echo("echo")}}\n')
