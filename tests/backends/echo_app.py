@@ -105,24 +105,23 @@ async def send_bytes(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = n
     await response.prepare(request)
-    if request.method == "HEAD":
-        return response
-    left = n
-    while left > 0:
-        piece = PATTERN if left >= CHUNK else PATTERN[:left]
-        await response.write(piece)
-        left -= len(piece)
-    await response.write_eof()
-    return response
+    return await _send_pattern(request, response, n)
 
 
 async def flood(request: web.Request) -> web.StreamResponse:
-    left = int(request.query.get("n", "0"))
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.enable_chunked_encoding()
     await response.prepare(request)
+    return await _send_pattern(request, response, int(request.query.get("n", "0")))
+
+
+async def _send_pattern(
+    request: web.Request, response: web.StreamResponse, n: int
+) -> web.StreamResponse:
+    """``n`` bytes of the pattern in 256 KiB writes (none for HEAD), then the end."""
     if request.method == "HEAD":
         return response
+    left = n
     while left > 0:
         piece = PATTERN if left >= CHUNK else PATTERN[:left]
         await response.write(piece)

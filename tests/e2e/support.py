@@ -531,17 +531,7 @@ class JupyterServer:
 
     def own_processes(self) -> list[tuple[psutil.Process, str]]:
         """Live processes of this server (marker in env or workdir in cmdline), not itself."""
-        found = []
-        for p in psutil.process_iter(["cmdline", "status"]):
-            if p.pid == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if self.proc is not None and p.pid == self.proc.pid:
-                continue
-            cmdline = " ".join(p.info["cmdline"] or [])
-            with contextlib.suppress(psutil.Error):
-                if str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker:
-                    found.append((p, cmdline))
-        return found
+        return marked_processes(self.workdir, self.marker, self.proc.pid if self.proc else None)
 
     def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int | None:
         assert self.proc is not None
@@ -582,18 +572,41 @@ class JupyterServer:
         ]
         if noise and not self.allow_log_noise:
             problems.append("the Jupyter log has noise:\n  " + "\n  ".join(noise[:10]))
-        deadline = time.monotonic() + LEFTOVER_GRACE
-        while (left := self.own_processes()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if left:
-            problems.append(
-                f"processes outlived the Jupyter server in {self.workdir} (now SIGKILLed):\n  "
-                + "\n  ".join(f"pid {p.pid}: {cmdline}" for p, cmdline in left)
-            )
-            for p, _ in left:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
+        problems += kill_leftovers(f"the Jupyter server in {self.workdir}", self.own_processes)
         return problems
+
+
+def marked_processes(
+    workdir: Path, marker: str, own_pid: int | None
+) -> list[tuple[psutil.Process, str]]:
+    """Live processes (and their command lines) with ``marker`` in their environment or
+    ``workdir`` in their command line, except this test process and ``own_pid``."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.pid in (os.getpid(), own_pid) or p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        cmdline = " ".join(p.info["cmdline"] or [])
+        with contextlib.suppress(psutil.Error):
+            if str(workdir) in cmdline or p.environ().get(MARKER_ENV) == marker:
+                found.append((p, cmdline))
+    return found
+
+
+def kill_leftovers(
+    what: str, processes: Callable[[], list[tuple[psutil.Process, str]]]
+) -> list[str]:
+    """Wait up to :data:`LEFTOVER_GRACE` s for ``processes()`` to end; SIGKILL and report
+    those that do not (one problem, or none)."""
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while (left := processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for p, _ in left:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    if not left:
+        return []
+    listing = "\n  ".join(f"pid {p.pid}: {cmdline}" for p, cmdline in left)
+    return [f"processes outlived {what} (now SIGKILLed):\n  {listing}"]
 
 
 @contextlib.contextmanager
@@ -611,6 +624,14 @@ def running_server(workdir: Path, config_body: str, **kwargs: Any) -> Iterator[J
 # ------------------------------------------------------------------------ websockets
 
 WS_RECEIVE_TIMEOUT = 30.0
+
+#: The fields of a valid websocket handshake (RFC 6455's sample key), for plain requests.
+UPGRADE_HEADERS = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 
 
 def run_async(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:

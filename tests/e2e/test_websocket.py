@@ -15,6 +15,7 @@ import pytest
 from e2e.support import (
     GIB,
     MIB,
+    UPGRADE_HEADERS,
     WS_RECEIVE_TIMEOUT,
     JupyterServer,
     RssSampler,
@@ -395,13 +396,7 @@ def test_upgrade_refused_by_the_app_keeps_its_status(ws_server: JupyterServer) -
 
 def test_upgrade_refused_by_the_app_passes_its_answer_on(ws_server: JupyterServer) -> None:
     """The browser sees the app's own refusal: its status, body and content type."""
-    headers = {
-        "Connection": "Upgrade",
-        "Upgrade": "websocket",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version": "13",
-    }
-    response = ws_server.get("ws/refuse", headers=headers)
+    response = ws_server.get("ws/refuse", headers=UPGRADE_HEADERS)
     assert (response.status, response.body) == (403, b"no websockets for you"), response
     assert (response.header("Content-Type") or "").startswith("text/plain"), response
 

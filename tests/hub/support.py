@@ -22,7 +22,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,16 @@ from typing import Any
 import psutil
 import requests
 
-from e2e.support import ECHO, MARKER_ENV, PY, WS_APP, free_port, wait_until
+from e2e.support import (
+    ECHO,
+    MARKER_ENV,
+    PY,
+    WS_APP,
+    free_port,
+    kill_leftovers,
+    marked_processes,
+    wait_until,
+)
 
 TOOLS = Path(__file__).resolve().parent / ".tools"
 CHP = TOOLS / "node_modules" / "configurable-http-proxy" / "bin" / "configurable-http-proxy"
@@ -42,7 +50,6 @@ SINGLEUSER = VENV_BIN / "jupyterhub-singleuser"
 START_TIMEOUT = 60.0
 SPAWN_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
-LEFTOVER_GRACE = 5.0
 REQUEST_TIMEOUT = 30.0
 
 HUB_CONFIG = """\
@@ -245,17 +252,7 @@ class Hub:
 
     def own_processes(self) -> list[tuple[psutil.Process, str]]:
         """Live processes with this Hub's marker or folder (the Hub itself excluded)."""
-        found = []
-        for p in psutil.process_iter(["cmdline", "status"]):
-            if p.pid == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if self.proc is not None and p.pid == self.proc.pid:
-                continue
-            cmdline = " ".join(p.info["cmdline"] or [])
-            with contextlib.suppress(psutil.Error):
-                if str(self.workdir) in cmdline or p.environ().get(MARKER_ENV) == self.marker:
-                    found.append((p, cmdline))
-        return found
+        return marked_processes(self.workdir, self.marker, self.proc.pid if self.proc else None)
 
     def finalize(self) -> list[str]:
         """Stop the Hub (SIGTERM: it stops its proxy and servers) and return problems found.
@@ -264,17 +261,7 @@ class Hub:
         seconds (they are SIGKILLed here); a traceback in the Hub's or the servers' log.
         """
         problems = self._stop()
-        deadline = time.monotonic() + LEFTOVER_GRACE
-        while (left := self.own_processes()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if left:
-            problems.append(
-                f"processes outlived the Hub in {self.workdir} (now SIGKILLed):\n  "
-                + "\n  ".join(f"pid {p.pid}: {cmdline}" for p, cmdline in left)
-            )
-            for p, _ in left:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
+        problems += kill_leftovers(f"the Hub in {self.workdir}", self.own_processes)
         for name, text in (("Hub", self.log()), ("single-user server", self.singleuser_log())):
             if "Traceback" in text:
                 problems.append(f"a traceback in the {name}'s log:\n{text[-20000:]}")
