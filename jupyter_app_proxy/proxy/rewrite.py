@@ -102,7 +102,9 @@ def rewrite_location(
     ``/x`` and ``http://<app host:port>/x`` become ``<prefix>/x`` (path-only,
     so the browser keeps its own scheme and host). Relative and external
     locations are returned unchanged. With ``absolute_url`` the app already
-    knows its prefix, so only its own absolute URLs are made path-only.
+    knows its prefix, so only its own absolute URLs are made path-only. A path
+    already under ``prefix`` is not given it twice: an app started with its
+    public base URL (as many accept one) redirects there itself.
     """
     parts = urlsplit(location)
     if parts.scheme or parts.netloc:
@@ -113,12 +115,17 @@ def rewrite_location(
         path = parts.path
     else:
         return location
-    if not absolute_url:
+    if not absolute_url and not _under(path, prefix):
         path = prefix + path
     tail = (f"?{parts.query}" if parts.query else "") + (
         f"#{parts.fragment}" if parts.fragment else ""
     )
     return path + tail
+
+
+def _under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or below it (``/app`` is not under ``/ap``)."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 def response_headers(

@@ -40,6 +40,28 @@ def test_location_with_the_apps_own_address_gets_the_prefix(any_server: JupyterS
     assert urlsplit(location).query == "z=9", location
 
 
+def test_location_already_under_the_prefix_is_not_doubled(any_server: JupyterServer) -> None:
+    """An app started with its public base URL redirects under it itself: left alone,
+    as a path or as its own address; also for a full URL with Jupyter's public host."""
+    prefix = f"{any_server.base_url}echo"
+    port = app_port(any_server.echo("echo/"))
+    public = f"http://127.0.0.1:{any_server.port}{prefix}/x?q=1"
+    for target in (f"{prefix}/x?q=1", f"http://127.0.0.1:{port}{prefix}/x?q=1", public):
+        location = _redirect(any_server, "echo", target)
+        _assert_points_into_proxy(any_server, location, f"{prefix}/x")
+        assert urlsplit(location).query == "q=1", location
+
+
+def test_location_under_the_prefix_of_a_proxy_port_route_is_not_doubled(
+    shared_server: JupyterServer,
+) -> None:
+    port = app_port(shared_server.echo("echo/"))
+    prefix = f"{shared_server.base_url}proxy/{port}"
+    r = shared_server.get(f"proxy/{port}/redirect?to={quote(prefix + '/y', safe='')}")
+    assert r.status == 302, r
+    assert r.header("Location") == f"{prefix}/y", r
+
+
 @pytest.mark.parametrize(
     "target", ["https://example.org/x", "http://example.org:8080/y?z=1", "foo/bar", "../up"]
 )

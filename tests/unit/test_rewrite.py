@@ -85,6 +85,12 @@ ORIGINS = app_origins("127.0.0.1", 8123)
         ("relative/path", False, "relative/path"),
         ("/base/app/login", True, "/base/app/login"),
         ("http://127.0.0.1:8123/base/app/x", True, "/base/app/x"),
+        # an app that knows its public prefix: never doubled
+        ("/base/app/login", False, "/base/app/login"),
+        ("/base/app", False, "/base/app"),
+        ("http://127.0.0.1:8123/base/app/x?y=1", False, "/base/app/x?y=1"),
+        ("/base/application", False, "/base/app/base/application"),
+        ("http://jupyter.example.org/base/app/x", False, "http://jupyter.example.org/base/app/x"),
     ],
 )
 def test_location_under_the_app_root_points_at_the_proxy(location, absolute_url, expected):
