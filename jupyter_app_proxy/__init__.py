@@ -10,6 +10,7 @@ Architecture (data flows top to bottom)::
         -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting,
                          websockets joined as byte pipes after the app's own 101
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
+      connect.py         the one way to open a plain connection to an endpoint
 
 Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web

@@ -35,6 +35,18 @@ class ResponseTooLarge(UpstreamError):
 
 
 @contextmanager
+def map_connect_errors(app: str, where: str) -> Iterator[None]:
+    """Errors of a plain connect (``connect.connect_socket`` under a timeout)."""
+    try:
+        yield
+    except TimeoutError as e:
+        raise UpstreamTimeout(f"{app} at {where} did not accept the connection in time") from e
+    except OSError as e:
+        reason = e.strerror or e
+        raise UpstreamConnectError(f"could not connect to {app} at {where}: {reason}") from e
+
+
+@contextmanager
 def map_body_read_errors(app: str, where: str) -> Iterator[None]:
     """:func:`map_upstream_errors` for reads of a body: a connection our side closed
     (the app exited and its pool was closed, or a time limit closed it) makes aiohttp's

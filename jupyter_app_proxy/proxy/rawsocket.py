@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from ..connect import open_streams
 from ..endpoint import Endpoint
-from .errors import map_upstream_errors
+from .errors import map_connect_errors
 
 READ_SIZE = 64 * 1024
+CONNECT_TIMEOUT = 10.0
 
 
 class ClientLeg(Protocol):
@@ -27,11 +29,10 @@ class ClientLeg(Protocol):
 async def open_stream(
     app: str, endpoint: Endpoint
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to the app's port or socket (errors become :class:`UpstreamError`)."""
-    with map_upstream_errors(app, endpoint.describe()):
-        if endpoint.unix_socket:
-            return await asyncio.open_unix_connection(endpoint.unix_socket)
-        return await asyncio.open_connection(endpoint.host, endpoint.port)
+    """Connect to the app's port or socket (errors become :class:`UpstreamError`: 502, or
+    504 after :data:`CONNECT_TIMEOUT` s)."""
+    with map_connect_errors(app, endpoint.describe()):
+        return await asyncio.wait_for(open_streams(endpoint), CONNECT_TIMEOUT)
 
 
 async def relay_stream(reader: asyncio.StreamReader, client: ClientLeg) -> None:

@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
 from tornado.iostream import IOStream, StreamClosedError
 
+from ..connect import connect_socket
 from ..endpoint import Endpoint
 from ..tasks import spawn
-from .errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
+from .errors import UpstreamProtocolError, UpstreamTimeout, map_connect_errors
 from .frames import FrameTracker, close_frame, ping_frame
 from .rewrite import Headers
 
@@ -91,42 +89,8 @@ class _AnswerReader(httputil.HTTPMessageDelegate):
 
 
 async def open_stream(endpoint: Endpoint) -> IOStream:
-    """A connected stream to the app's port or unix socket (raises ``OSError`` and friends).
-
-    A host name is tried at each of its addresses in turn (``localhost`` is often
-    ``::1`` first, while the app listens on 127.0.0.1 only). A failed or
-    cancelled (timed out) connect closes its socket.
-    """
-    if endpoint.unix_socket:
-        return await _connect(socket.AF_UNIX, endpoint.unix_socket)
-    addresses = await _resolve(endpoint.host, endpoint.port)
-    for i, (family, address) in enumerate(addresses):
-        try:
-            return await _connect(family, address)
-        except (OSError, StreamClosedError):
-            if i + 1 == len(addresses):
-                raise
-    raise OSError(f"{endpoint.host} has no address")  # getaddrinfo never answers nothing
-
-
-async def _connect(family: int, address: Any) -> IOStream:
-    stream = IOStream(socket.socket(family, socket.SOCK_STREAM))
-    try:
-        await stream.connect(address)
-    except BaseException:
-        stream.close()
-        raise
-    return stream
-
-
-async def _resolve(host: str, port: int) -> list[tuple[int, Any]]:
-    """An IP address as it is; a name through the event loop's resolver (every answer)."""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        return [(family, address) for family, _, _, _, address in infos]
-    return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, (str(ip), port))]
+    """A connected tornado stream to the app (raises ``OSError``; see :mod:`..connect`)."""
+    return IOStream(await connect_socket(endpoint))
 
 
 async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: Headers) -> AppAnswer:
@@ -136,7 +100,7 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
     reached or does not answer with HTTP.
     """
     where = endpoint.describe()
-    with _map_stream_errors(app, where, "connect"):
+    with map_connect_errors(app, where):
         stream = await asyncio.wait_for(open_stream(endpoint), CONNECT_TIMEOUT)
     params = HTTP1ConnectionParameters(
         no_keep_alive=True, max_header_size=MAX_HEADER_SIZE, decompress=False
@@ -144,7 +108,7 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
     connection = HTTP1Connection(stream, True, params)
     reader = _AnswerReader(connection)
     try:
-        with _map_stream_errors(app, where, "answer"):
+        with _map_answer_errors(app):
             request_line = httputil.RequestStartLine("GET", target, "HTTP/1.1")
             fields = httputil.HTTPHeaders()
             for name, value in headers:
@@ -161,17 +125,12 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
 
 
 @contextlib.contextmanager
-def _map_stream_errors(app: str, where: str, phase: str) -> Iterator[None]:
+def _map_answer_errors(app: str) -> Iterator[None]:
     try:
         yield
     except TimeoutError as e:
-        what = "accept the connection" if phase == "connect" else "answer the websocket upgrade"
-        raise UpstreamTimeout(f"{app} at {where} did not {what} in time") from e
+        raise UpstreamTimeout(f"{app} did not answer the websocket upgrade in time") from e
     except (StreamClosedError, OSError) as e:
-        cause = getattr(e, "real_error", None) or e
-        if phase == "connect":
-            reason = getattr(cause, "strerror", None) or cause
-            raise UpstreamConnectError(f"could not connect to {app} at {where}: {reason}") from e
         raise UpstreamProtocolError(f"{app} closed the connection without a response") from e
     except httputil.HTTPInputError as e:
         raise UpstreamProtocolError(f"{app} sent an invalid HTTP response: {e}") from e

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+from ..connect import open_streams
 from ..endpoint import Endpoint
-
-
-async def _open(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    if endpoint.unix_socket:
-        return await asyncio.open_unix_connection(endpoint.unix_socket)
-    return await asyncio.open_connection(endpoint.host, endpoint.port)
 
 
 async def accepts_connections(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True if a TCP/unix connect succeeds (readiness of raw socket apps)."""
     try:
-        _, writer = await asyncio.wait_for(_open(endpoint), timeout)
+        _, writer = await asyncio.wait_for(open_streams(endpoint), timeout)
     except (TimeoutError, OSError):
         return False
     writer.close()
@@ -32,7 +27,7 @@ async def answers_http(endpoint: Endpoint, path: str = "/", timeout: float = 2.0
 
 
 async def _http_status_line(endpoint: Endpoint, path: str) -> bool:
-    reader, writer = await _open(endpoint)
+    reader, writer = await open_streams(endpoint)
     try:
         host = "localhost" if endpoint.unix_socket else f"{endpoint.host}:{endpoint.port}"
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())

@@ -977,6 +977,7 @@ c.ServerProxy.servers = {
     },
     "wssock": {"command": ws_sock("wssock"), "unix_socket": True},
     "wsdead": {"port": DEAD_PORT},
+    "rawdead": {"port": DEAD_PORT, "raw_socket_proxy": True},
     "wskill": {"command": ws_app("wskill")},
     "raw": {"command": tcp_echo("raw", "--port", "{port}"), "raw_socket_proxy": True},
     "rawsock": {

@@ -10,7 +10,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from e2e.support import JupyterServer, run_async, wait_until, ws_connect, ws_refused
+from e2e.support import (
+    UPGRADE_HEADERS,
+    JupyterServer,
+    run_async,
+    wait_until,
+    ws_connect,
+    ws_refused,
+)
 
 #: The raw socket servers of ``ws_server``: one on a TCP port, one on a unix socket.
 RAW_SERVERS = ["raw", "rawsock"]
@@ -116,6 +123,15 @@ def test_app_closing_the_stream_closes_the_websocket(ws_server: JupyterServer, n
     assert closed
     byes = _connections(ws_server, name, "bye")
     assert any(e["received"] == len(data) for e in byes), byes
+
+
+def test_an_app_that_is_down_refuses_the_handshake_with_502_saying_so(
+    ws_server: JupyterServer,
+) -> None:
+    """Nothing listens: 502 naming the connect failure (no 101, then a close)."""
+    r = ws_server.get("rawdead/", headers=UPGRADE_HEADERS)
+    assert r.status == 502, r
+    assert "could not connect to rawdead" in r.text, r
 
 
 def test_plain_http_gets_405_with_an_explanation(ws_server: JupyterServer) -> None:
