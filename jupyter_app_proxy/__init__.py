@@ -3,6 +3,7 @@
 Architecture (data flows top to bottom)::
 
     extension.py         wiring: c.ServerProxy -> specs -> Registry -> routes; stop on shutdown
+      coexistence.py     our routes ahead of every other extension's (Jupyter Server Proxy's)
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
       handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
         -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops;

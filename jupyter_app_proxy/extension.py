@@ -10,6 +10,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 
+from .coexistence import claim_routes
 from .handlers.context import ProxyContext
 from .handlers.routes import make_routes
 from .proxy.client import UpstreamPool
@@ -55,10 +56,12 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             non_service_rewrite_response=_as_tuple(config.non_service_rewrite_response),
             client_body_timeout=config.client_body_timeout,
             max_concurrent_requests=config.max_concurrent_requests,
+            forward_jupyter_credentials=config.forward_jupyter_credentials,
         )
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
-        # self.handlers, whose patterns ExtensionApp expects to be plain strings.
-        serverapp.web_app.add_handlers(".*$", make_routes(serverapp.base_url, specs, context))
+        # self.handlers, whose patterns ExtensionApp expects to be plain strings; ahead of
+        # every other extension's rules, Jupyter Server Proxy's included (coexistence.py).
+        claim_routes(serverapp, make_routes(serverapp.base_url, specs, context), self.log)
         atexit.register(self.registry.stop_all_at_exit)
         if config.freeze_startup_objects:
             IOLoop.current().add_callback(self._freeze_startup_objects)
@@ -89,10 +92,18 @@ class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
             )
         for error in [*errors, *config_errors]:
             self._report(error)
-        return {**found, **configured}
+        specs = {**found, **configured}
+        for spec in specs.values():
+            self._warn(spec)
+        return specs
 
     def _report(self, error: SpecError) -> None:
         self.log.error("jupyter-app-proxy: %s (this server is skipped)", error)
+
+    def _warn(self, spec: ServerSpec) -> None:
+        origin = f" (from {spec.source})" if spec.from_plugin else ""
+        for warning in spec.warnings:
+            self.log.warning("jupyter-app-proxy: %s%s", warning, origin)
 
     def _on_state_change(self, app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
         ended = new in (ProcessState.EXITED, ProcessState.FAILED, ProcessState.STOPPED)

@@ -124,7 +124,7 @@ class AppHandlerMixin:
             raise AppConfigError(spec.name, msg) from e
         incoming = list(req.headers.get_all())
         query = req.query
-        if not spec.forward_jupyter_credentials:
+        if not self.forwards_credentials():
             tokens = self._jupyter_tokens()
             incoming = strip_jupyter_credentials(
                 incoming, cookie_names=self._jupyter_cookie_names(), tokens=tokens
@@ -137,6 +137,7 @@ class AppHandlerMixin:
             client_ip=req.remote_ip or "",
             prefix=prefix,
             override=override,
+            absolute_url=spec.absolute_url,
         )
         if spec.identity_header:
             headers = replace_headers(headers, self._identity(spec.identity_header))
@@ -149,6 +150,16 @@ class AppHandlerMixin:
 
         target = upstream_target(prefix, mapped, query, absolute_url=spec.absolute_url)
         return UpstreamRoute(endpoint, prefix, target, headers, location)
+
+    def forwards_credentials(self) -> bool:
+        """The server's ``forward_jupyter_credentials``, else ``ServerProxy``'s (off by default)."""
+        own = self.spec.forward_jupyter_credentials
+        return self.context.forward_jupyter_credentials if own is None else own
+
+    @property
+    def upstream_host_name(self) -> str:
+        """The ``host`` that ``rewrite_response`` callables get: named apps are on localhost."""
+        return "localhost"
 
     def _jupyter_tokens(self) -> set[str]:
         """Every secret that authenticates to Jupyter (or the Hub) that this request may carry."""
@@ -178,10 +189,27 @@ class AppHandlerMixin:
             values[f"{header}-Groups"] = ",".join(map(str, groups))
         return values
 
-    def record_activity(self) -> None:
-        """Tell Jupyter (and so JupyterHub's culler) that the user is active."""
-        if self.spec.counts_as_activity(self.request.path):
+    def record_activity(self) -> bool:
+        """Tell Jupyter (and so JupyterHub's culler) that the user is active, if this counts.
+
+        Returns whether it counted. An ``update_last_activity`` callable that
+        raises is logged (one line) and the request counts, so a broken check
+        never gets a busy user culled.
+        """
+        try:
+            counts = self.spec.counts_as_activity(self.request.path, self)
+        except Exception as e:  # a user's callable
+            handler: Any = self
+            handler.log.warning(
+                "[%s] update_last_activity failed (%s: %s); counted as activity",
+                self.spec.name,
+                type(e).__name__,
+                e,
+            )
+            counts = True
+        if counts:
             self.settings["api_last_activity"] = utcnow()
+        return counts
 
     def send_error_page(
         self,
@@ -215,6 +243,8 @@ class AppHandlerMixin:
     def send_app_failure(self, error: AppConfigError | UpstreamError) -> None:
         """The error page for a config callable that failed, or an app that could not be reached."""
         if isinstance(error, AppConfigError):
+            handler: Any = self
+            handler.log.warning("[%s] %s", self.spec.name, error.message)  # no traceback: config
             self.send_error_page(error.status, "App misconfigured", error.message)
         else:
             self.send_upstream_error(error)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
-from html import escape
 
 from ..supervisor.logbuffer import LogLine
 
@@ -24,3 +24,8 @@ def render_error_page(
         lines = "\n".join(escape(line.text) for line in log_tail)
         logs = f"<h2>Last output of the app</h2><pre>{lines}</pre>"
     return _PAGE.format(status=status, title=escape(title), message=escape(message), logs=logs)
+
+
+def escape(text: str) -> str:
+    """``& < > " '`` escaped, the quote as ``&#39;`` as in Jupyter's own error pages."""
+    return html.escape(text).replace("&#x27;", "&#39;")

@@ -35,7 +35,7 @@ from tornado import httputil, web
 from tornado.iostream import StreamClosedError
 
 from ..proxy.body import BodyChannel
-from ..proxy.errors import UpstreamError
+from ..proxy.errors import RewriteFailed, UpstreamError
 from ..proxy.http import Rewriting, UpstreamRequest, forward
 from ..proxy.rewrite import Headers
 from ..proxy.timeouts import IdleWatch
@@ -137,6 +137,8 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self._abort()
         except UpstreamError as e:
             await self._upstream_failed(e)
+        except RewriteFailed as e:  # always before the response started
+            self._rewrite_failed(e)
         except Exception:
             if self._sink is None or not self._sink.started:
                 raise  # tornado's 500 page (write_error), with the traceback in the log
@@ -201,7 +203,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         if spec.rewrite_response:
             arguments = {
                 "request": req,
-                "host": route.endpoint.host,
+                "host": self.upstream_host_name,
                 "port": route.endpoint.port,
                 "path": route.target.split("?", 1)[0],
             }
@@ -231,6 +233,12 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             self._abort()
             return
         await self.send_lost_answer(error)
+
+    def _rewrite_failed(self, error: RewriteFailed) -> None:
+        if self._sink is None:  # the client left meanwhile
+            self._abort()
+            return
+        self.send_app_failure(AppConfigError(self.spec.name, f"{self.spec.name}: {error.message}"))
 
     def _abort(self) -> None:
         """Past the point of no return: drop the connection so the client sees a cut."""

@@ -15,6 +15,7 @@ from tornado.routing import PathMatches, Rule
 
 from ..spec.model import ServerSpec
 from .context import ProxyContext
+from .info import IconHandler, ServersInfoHandler
 from .proxy import AppProxyHandler, StreamingAppProxyHandler, has_body
 from .targets import PortProxyHandler, PortWebSocketHandler, StreamingPortProxyHandler
 from .websocket import AppWebSocketHandler, RawSocketHandler
@@ -43,8 +44,19 @@ def app_pattern(base_url: str, name: str) -> str:
     return url_path_join(base_url, re.escape(name)) + r"(/.*)?"
 
 
+def info_routes(base_url: str, specs: dict[str, ServerSpec]) -> list[Rule]:
+    """Jupyter Server Proxy's ``server-proxy/servers-info`` and ``server-proxy/icon/<name>``."""
+    kwargs = {"specs": specs}
+    info = url_path_join(base_url, "server-proxy/servers-info")
+    icon = url_path_join(base_url, "server-proxy/icon/") + r"([^/]+)"
+    return [
+        Rule(PathMatches(info), ServersInfoHandler, kwargs),
+        Rule(PathMatches(icon), IconHandler, kwargs),
+    ]
+
+
 def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyContext) -> list[Rule]:
-    rules = []
+    rules = info_routes(base_url, specs)  # first: a server named "server-proxy" keeps the rest
     for name, spec in specs.items():
         pattern = app_pattern(base_url, name)
         kwargs = {"spec": spec, "context": context}

@@ -13,7 +13,13 @@ from typing import Any
 from jupyter_server.utils import url_path_join
 
 from ..endpoint import Endpoint
-from ..proxy.targets import InvalidTarget, ProxyTarget, parse_proxy_target
+from ..proxy.targets import (
+    HostNotAllowed,
+    InvalidTarget,
+    ProxyTarget,
+    not_allowed_message,
+    parse_proxy_target,
+)
 from ..spec.model import ServerSpec
 from .base import AppHandlerMixin
 from .context import ProxyContext
@@ -38,21 +44,28 @@ class PortTargetMixin(AppHandlerMixin):
         rest = self.request.path[len(url_path_join(self.base_url, "proxy/")) :]
         try:
             target = parse_proxy_target(rest)
+        except HostNotAllowed as e:
+            self.send_error_page(403, "Forbidden", str(e))
+            return False
         except InvalidTarget as e:
             self.send_error_page(404, "Not found", str(e))
             return False
         if target.explicit_host and not self._host_allowed(target.host):
-            self.send_error_page(
-                403, "Forbidden", f"Proxying to host {target.host!r} is not allowed."
-            )
+            self.send_error_page(403, "Forbidden", not_allowed_message(target.host))
             return False
         self._target = target
         self.spec = ServerSpec(
             name=target.prefix,
             absolute_url=target.absolute,
             rewrite_response=self.context.non_service_rewrite_response,
+            forward_jupyter_credentials=self.context.forward_jupyter_credentials,
         )
         return True
+
+    @property
+    def upstream_host_name(self) -> str:
+        assert self._target is not None
+        return self._target.host
 
     def _host_allowed(self, host: str) -> bool:
         allow: Any = self.context.host_allowlist

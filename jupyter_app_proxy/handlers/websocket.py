@@ -80,8 +80,7 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
         except BaseException:
             answer.stream.close()
             raise
-        self.record_activity()
-        counts = self.spec.counts_as_activity(self.request.path)
+        counts = self.record_activity()  # decided once, for the upgrade request
         settings = self.settings
 
         def on_traffic() -> None:

@@ -34,6 +34,19 @@ class ResponseTooLarge(UpstreamError):
     """A response to be rewritten exceeded the buffering cap."""
 
 
+class RewriteFailed(Exception):
+    """A ``rewrite_response`` callable raised, or left the response unusable.
+
+    Not an :class:`UpstreamError`: the app answered, the server's config is at
+    fault (the handler shows it as ``AppConfigError``, 500). ``message`` is safe
+    to show (after escaping).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @contextmanager
 def map_connect_errors(app: str, where: str) -> Iterator[None]:
     """Errors of a plain connect (``connect.connect_socket`` under a timeout)."""

@@ -10,18 +10,20 @@ a cap.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import aiohttp
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..endpoint import Endpoint
 from ..spec.templates import call_with_asked_args
 from .errors import (
     ResponseTooLarge,
+    RewriteFailed,
     UpstreamProtocolError,
     UpstreamTimeout,
     map_body_read_errors,
@@ -65,6 +67,16 @@ class RewritableResponse:
     code: int
     reason: str
     headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class OriginalResponse:
+    """The app's response as it came (``orig_response``), whatever the callables changed."""
+
+    code: int
+    reason: str
+    headers: CIMultiDictProxy[str]  # read-only
     body: bytes
 
 
@@ -190,12 +202,58 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, app: str) -> by
 def _apply_rewrites(
     status: int, reason: str, headers: Headers, body: bytes, rewriting: Rewriting
 ) -> RewritableResponse:
+    """Run the callables in order; raises :class:`RewriteFailed` if one fails."""
     response = RewritableResponse(status, reason, CIMultiDict(headers), body)
+    original = OriginalResponse(status, reason, CIMultiDictProxy(CIMultiDict(headers)), body)
+    available = {"response": response, "orig_response": original, **rewriting.arguments}
     for func in rewriting.functions:
-        call_with_asked_args(func, {"response": response, **rewriting.arguments})
+        _rewrite_once(func, available, response)
     # The body length may have changed; framing is ours to set.
     response.headers.popall("Content-Length", None)
     response.headers.popall("Transfer-Encoding", None)
     if response.code >= 200 and response.code not in (204, 304):  # these have no body
         response.headers["Content-Length"] = str(len(response.body))
     return response
+
+
+def _rewrite_once(
+    func: Callable[..., Any], available: Mapping[str, object], response: RewritableResponse
+) -> None:
+    """One callable. A code it changed brings its own reason phrase, unless it set one too."""
+    code, reason = response.code, response.reason
+    name = getattr(func, "__name__", None) or repr(func)
+    try:
+        call_with_asked_args(func, available)
+    except Exception as e:  # a user's callable: the page names it, without a traceback
+        raise RewriteFailed(f"rewrite_response {name} failed: {type(e).__name__}: {e}") from e
+    problem = _unusable(response)
+    if problem:
+        raise RewriteFailed(f"rewrite_response {name} {problem}")
+    if not isinstance(response.headers, CIMultiDict):
+        response.headers = CIMultiDict(response.headers)  # a plain dict was assigned
+    if response.reason is None:  # allowed, as upstream: tornado then picks the phrase
+        response.reason = ""
+    if response.code != code and response.reason == reason:
+        response.reason = reason_phrase(response.code)
+
+
+def _unusable(response: RewritableResponse) -> str:
+    """What a callable broke in ``response`` (a status, body or headers we cannot send), or ""."""
+    code = response.code
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+        return f"set code to {code!r}, not an HTTP status (100-599)"
+    if not isinstance(response.body, bytes):
+        return f"set body to a {type(response.body).__name__}, not bytes"
+    if not isinstance(response.headers, Mapping):
+        return f"set headers to a {type(response.headers).__name__}, not a dict"
+    if response.reason is not None and not isinstance(response.reason, str):
+        return f"set reason to a {type(response.reason).__name__}, not a string"
+    return ""
+
+
+def reason_phrase(code: int) -> str:
+    """The standard reason phrase of ``code`` ("" if it has none: tornado then picks one)."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""

@@ -21,6 +21,8 @@ HOP_BY_HOP = frozenset(
 )  # fmt: skip
 #: Request fields the proxy itself handles (tornado answers ``Expect: 100-continue``).
 _REQUEST_ONLY_DROP = frozenset({"expect"})
+#: The context-path headers (lower case): set by the proxy alone, a client's are dropped.
+_CONTEXT_HEADERS = frozenset({"x-forwarded-context", "x-proxycontextpath"})
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
@@ -50,9 +52,16 @@ def request_headers(
     client_ip: str,
     prefix: str,
     override: Mapping[str, str],
+    absolute_url: bool = False,
 ) -> Headers:
-    """Headers to send upstream: hop-by-hop removed, X-Forwarded-* set, overrides last."""
-    headers = drop_hop_by_hop(incoming, _REQUEST_ONLY_DROP)
+    """Headers to send upstream: hop-by-hop removed, X-Forwarded-* set, overrides last.
+
+    An app that sees only the rest of the path (not ``absolute_url``) is also
+    told its prefix in the two headers some frameworks read instead of
+    ``X-Forwarded-Prefix``, as Jupyter Server Proxy sends them; those two come
+    from the proxy only, never from the client.
+    """
+    headers = drop_hop_by_hop(incoming, _REQUEST_ONLY_DROP | _CONTEXT_HEADERS)
     prior_for = [v for k, v in headers if k.lower() == "x-forwarded-for"]
     forwarded = {
         "X-Forwarded-Proto": proto,
@@ -60,7 +69,18 @@ def request_headers(
         "X-Forwarded-For": ", ".join([*prior_for, client_ip]),
         "X-Forwarded-Prefix": prefix,
     }
-    return replace_headers(headers, {**forwarded, **override})
+    if not absolute_url:
+        forwarded.update(context_headers(prefix))
+    return replace_headers(replace_headers(headers, forwarded), override)
+
+
+def context_headers(prefix: str) -> dict[str, str]:
+    """``X-Forwarded-Context`` and ``X-ProxyContextPath``: the prefix the app is served under.
+
+    The second is spelled as Jupyter Server Proxy puts it on the wire (tornado's
+    normalized form); header names are case-insensitive anyway.
+    """
+    return {"X-Forwarded-Context": prefix, "X-Proxycontextpath": prefix}
 
 
 def replace_headers(headers: Headers, new: Mapping[str, str]) -> Headers:

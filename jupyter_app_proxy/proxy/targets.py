@@ -19,11 +19,30 @@ from dataclasses import dataclass
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])")
 _PORT = re.compile(r"[0-9]{1,5}")  # both used with fullmatch: "$" would accept a final "\n"
+#: Printable ASCII without the characters that could smuggle a host or path in (fullmatch).
+_HOST_LIKE = re.compile(r"[!-~]{1,253}")
+_SMUGGLING = frozenset("@:/\\%")
 DEFAULT_HOST = "localhost"
 
 
 class InvalidTarget(ValueError):
     """The path does not name a host and port; the message is safe to show (escaped)."""
+
+
+class HostNotAllowed(InvalidTarget):
+    """A ``host:port`` target whose host is not allowed (here: not a valid host name).
+
+    ``host`` is the text as the path spelled it, for the message only: it is
+    never connected to.
+    """
+
+    def __init__(self, host: str) -> None:
+        super().__init__(not_allowed_message(host))
+        self.host = host
+
+
+def not_allowed_message(host: str) -> str:
+    return f"Host '{host}' is not allowed. The hosts allowed are set by ServerProxy.host_allowlist."
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,8 @@ def parse_proxy_target(rest: str) -> ProxyTarget:
     if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
         raise InvalidTarget("the proxy path must start with a port number (1-65535), or host:port")
     if not _HOST.fullmatch(host):
+        if _HOST_LIKE.fullmatch(host) and not _SMUGGLING & set(host):
+            raise HostNotAllowed(host)  # a plain word such as "<x>": refused like other hosts
         raise InvalidTarget("the host in the proxy path is not a valid host name")
     prefix = "proxy/" + ("absolute/" if absolute else "") + segment
     return ProxyTarget(host.lower(), int(port_text), absolute, slash + remainder, prefix)

@@ -45,11 +45,13 @@ class ServerSpec:
     launcher_entry: LauncherEntry = field(default_factory=LauncherEntry)
     new_browser_tab: bool = True
     request_headers_override: StrMap = field(default_factory=dict)
-    update_last_activity: bool = True
+    #: True, False, or a callable(handler) -> bool deciding per request (Jupyter Server Proxy 4.6)
+    update_last_activity: bool | Callable[..., Any] = True
     exclude_last_activity_patterns: tuple[re.Pattern[str], ...] = ()
     raw_socket_proxy: bool = False
     websocket_max_message_size: int = 0  # 0: ServerProxy.websocket_max_message_size
-    forward_jupyter_credentials: bool = False  # send Jupyter's cookie/token on to the app
+    #: send Jupyter's cookie/token on to the app; None: ServerProxy.forward_jupyter_credentials
+    forward_jupyter_credentials: bool | None = None
     allow_cross_site_requests: bool = False  # skip the cross-site check for unsafe methods
     identity_header: str = ""  # header carrying the Jupyter user's name, set by the proxy
     rewrite_response: tuple[Callable[..., Any], ...] = ()
@@ -57,7 +59,13 @@ class ServerSpec:
     #: after), and the longest pause inside a body of known length (cut after)
     request_timeout: float = 300.0
     max_concurrent_requests: int = 0  # 0: ServerProxy.max_concurrent_requests
-    source: str = "config"
+    source: str = "config"  # or the plugin: "package 'x', entry point 'module:function'"
+    #: problems that did not stop the server (unknown keys, ignored), each naming server and key
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def from_plugin(self) -> bool:
+        return self.source != "config"
 
     @property
     def managed(self) -> bool:
@@ -68,8 +76,15 @@ class ServerSpec:
     def uses_unix_socket(self) -> bool:
         return self.unix_socket is not False
 
-    def counts_as_activity(self, path: str) -> bool:
-        """Whether a proxied request for ``path`` updates Jupyter's last activity."""
+    def counts_as_activity(self, path: str, handler: object = None) -> bool:
+        """Whether a proxied request for ``path`` updates Jupyter's last activity.
+
+        A callable ``update_last_activity`` decides alone (the exclude patterns do
+        not apply): it gets the request's tornado handler, as in Jupyter Server
+        Proxy, and may raise (the caller reports it).
+        """
+        if callable(self.update_last_activity):
+            return bool(self.update_last_activity(handler))
         if not self.update_last_activity:
             return False
         return not any(p.search(path) for p in self.exclude_last_activity_patterns)

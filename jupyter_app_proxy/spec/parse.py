@@ -7,12 +7,19 @@ the key so the log line tells the user exactly what to fix::
     Traceback (most recent call last):
     ...
     SpecError: server 'lab2', key 'command': must be a list of strings or a callable, not a string
+
+A key we do not know (at the top level or in ``launcher_entry``) is not an error: it
+is ignored and kept as a warning in ``ServerSpec.warnings``, naming server and key::
+
+    >>> parse_server("lab2", {"command": ["lab"], "comand": ["x"]}).warnings
+    ("server 'lab2', key 'comand': unknown key, ignored (did you mean 'command'?)",)
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from .model import LauncherEntry, ServerSpec
@@ -34,8 +41,11 @@ class SpecError(ValueError):
 
     def __init__(self, server: str, key: str | None, problem: str) -> None:
         self.server, self.key, self.problem = server, key, problem
-        where = f"server {server!r}" + (f", key {key!r}" if key else "")
-        super().__init__(f"{where}: {problem}")
+        super().__init__(_describe(server, key, problem))
+
+
+def _describe(server: str, key: str | None, problem: str) -> str:
+    return f"server {server!r}" + (f", key {key!r}" if key else "") + f": {problem}"
 
 
 def _type_name(value: object) -> str:
@@ -102,9 +112,6 @@ def _unix_socket(name: str, value: object) -> bool | str:
 def _launcher_entry(name: str, value: object) -> LauncherEntry:
     if not isinstance(value, Mapping):
         raise SpecError(name, "launcher_entry", f"must be a dict, not {_type_name(value)}")
-    unknown = set(value) - _LAUNCHER_KEYS
-    if unknown:
-        raise SpecError(name, "launcher_entry", f"unknown key {sorted(unknown)[0]!r}")
     enabled = _bool(name, "launcher_entry.enabled", value.get("enabled", True))
     texts = {}
     for key in ("title", "icon_path", "path_info", "category"):
@@ -166,6 +173,14 @@ def _mappath(name: str, value: object) -> Any:
     return _str_map_or_callable(name, "mappath", value)
 
 
+def _activity(name: str, value: object) -> Any:
+    """True, False, or a callable(handler) -> bool (Jupyter Server Proxy 4.6)."""
+    if isinstance(value, bool) or callable(value):
+        return value
+    problem = f"must be True, False or a callable, not {_type_name(value)}"
+    raise SpecError(name, "update_last_activity", problem)
+
+
 # key -> converter(server name, raw value) -> field value
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "command": _command,
@@ -181,7 +196,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "launcher_entry": _launcher_entry,
     "new_browser_tab": lambda n, v: _bool(n, "new_browser_tab", v),
     "request_headers_override": lambda n, v: _str_map_or_callable(n, "request_headers_override", v),
-    "update_last_activity": lambda n, v: _bool(n, "update_last_activity", v),
+    "update_last_activity": _activity,
     "exclude_last_activity_patterns": _patterns,
     "raw_socket_proxy": lambda n, v: _bool(n, "raw_socket_proxy", v),
     "rewrite_response": _callables,
@@ -190,6 +205,26 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "allow_cross_site_requests": lambda n, v: _bool(n, "allow_cross_site_requests", v),
     "identity_header": _header_name,
 }
+
+
+def _unknown_key(name: str, key: str, known: Collection[str], where: str = "") -> str:
+    guess = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {guess[0]!r}?" if guess else f"known keys: {', '.join(sorted(known))}"
+    return _describe(name, where + key, f"unknown key, ignored ({hint})")
+
+
+def _unknown_keys(name: str, raw: Mapping[Any, object]) -> tuple[str, ...]:
+    """One warning per key we do not know: ignored, as Jupyter Server Proxy does, so that a
+    plugin written for a newer (or older) version still works."""
+    found = [_unknown_key(name, str(k), _FIELDS) for k in raw if k not in _FIELDS]
+    entry = raw.get("launcher_entry")
+    if isinstance(entry, Mapping):
+        found += [
+            _unknown_key(name, str(k), _LAUNCHER_KEYS, "launcher_entry.")
+            for k in entry
+            if k not in _LAUNCHER_KEYS
+        ]
+    return tuple(found)
 
 
 def check_name(name: object) -> str:
@@ -208,14 +243,10 @@ def parse_server(name: object, raw: object, source: str = "config") -> ServerSpe
     name = check_name(name)
     if not isinstance(raw, Mapping):
         raise SpecError(name, None, f"configuration must be a dict, not {_type_name(raw)}")
-    unknown = sorted(set(raw) - set(_FIELDS))
-    if unknown:
-        known = ", ".join(sorted(_FIELDS))
-        raise SpecError(name, str(unknown[0]), f"unknown key (known keys: {known})")
     values = {key: convert(name, raw[key]) for key, convert in _FIELDS.items() if key in raw}
     if "launcher_entry" not in values:
         values["launcher_entry"] = _launcher_entry(name, {})
-    spec = ServerSpec(name=name, source=source, **values)
+    spec = ServerSpec(name=name, source=source, warnings=_unknown_keys(name, raw), **values)
     if not spec.managed and not spec.port and spec.unix_socket in (False, True):
         raise SpecError(
             name, "command", "no command to start and no port or unix_socket path to reach it"

@@ -88,6 +88,16 @@ class ServerProxy(LoggingConfigurable):  # type: ignore[misc]
         if change["new"] is not None:
             self.host_allowlist = change["new"]
 
+    forward_jupyter_credentials = Bool(
+        False,
+        help="""Send Jupyter's credentials (its login cookie, the _xsrf cookie, an
+        Authorization header or token= parameter carrying Jupyter's token) on to the apps
+        of {base_url}proxy/... and to every server that does not set its own
+        forward_jupyter_credentials key. Off by default: any app that receives them can act
+        as the user in Jupyter (see docs/security.md). Jupyter Server Proxy forwards them.
+        """,
+    ).tag(config=True)
+
     non_service_rewrite_response = Union(
         [List(Callable()), Callable()],
         default_value=[],

@@ -233,16 +233,15 @@ class SupervisedApp:
             env = launcher.child_environment(
                 os.environ, resolve_mapping(self.spec.environment, values)
             )
-        except (CallableArgumentError, TypeError, ValueError, KeyError) as e:
-            msg = f"{name}: cannot build its command or environment: {e}"
-            raise AppConfigError(name, msg) from e
+        except Exception as e:  # the config's or a plugin's callable: report it, whatever it is
+            raise AppConfigError(name, self._config_failure(e)) from e
         if not argv:
             raise AppConfigError(name, f"{name}: its command callable returned an empty list")
         self.log.info("[%s] starting: %s", name, " ".join(argv))
         try:
             proc = await launcher.spawn(argv, env, self.spec.cwd)
         except OSError as e:
-            msg = f"{name}: could not run {argv[0]!r}: {e.strerror or e}"
+            msg = f"{name}: could not run {argv[0]!r}{self._origin()}: {e.strerror or e}"
             raise AppUnavailable(name, msg) from e
         watchdog.add_group(proc.pid)  # stopped even if Jupyter is SIGKILLed, until _Run.end
         run = _Run(proc, started_at, private_socket)
@@ -252,6 +251,18 @@ class SupervisedApp:
         ]
         run.watcher = spawn(self._watch(run), name=f"watch {name}")
         return run
+
+    def _origin(self) -> str:
+        """`` (from package 'x', entry point 'y')`` for a plugin's server, else nothing."""
+        return f" (from {self.spec.source})" if self.spec.from_plugin else ""
+
+    def _config_failure(self, error: Exception) -> str:
+        """What went wrong in building the command or environment, naming the plugin if any."""
+        if isinstance(error, CallableArgumentError):  # asks for an argument we do not give
+            why = str(error)
+        else:
+            why = f"{type(error).__name__}: {error}"
+        return f"{self.spec.name}: cannot build its command or environment{self._origin()}: {why}"
 
     async def _wait_until_ready(self, run: _Run, endpoint: Endpoint) -> None:
         name, spec = self.spec.name, self.spec

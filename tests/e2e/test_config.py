@@ -89,6 +89,13 @@ def test_bad_entry_is_reported_by_name_and_key(
     assert _reported(log, name, key), f"no log line names {name!r} and {key!r}:\n{log}"
 
 
+def test_unknown_key_is_a_warning_and_the_server_still_works(bad_server: JupyterServer) -> None:
+    """An unknown key never makes a server disappear (as in Jupyter Server Proxy)."""
+    lines = [line for line in bad_server.log().splitlines() if "'bogus_option'" in line]
+    assert len(lines) == 1 and lines[0].startswith("[W "), lines
+    assert bad_server.echo("unknownkey/x")["path"] == "/x"
+
+
 def test_name_colliding_with_jupyter_routes_is_reported(bad_server: JupyterServer) -> None:
     """A server named like a Jupyter route ("api") is reported and Jupyter's API still works."""
     log = bad_server.log()

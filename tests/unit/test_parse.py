@@ -72,7 +72,6 @@ def test_every_key_is_accepted():
         ({"command": ["a"], "port": "80"}, "port", "integer"),
         ({"command": ["a"], "unix_socket": ""}, "unix_socket", "socket path"),
         ({"command": ["a"], "absolute_url": "yes"}, "absolute_url", "True or False"),
-        ({"command": ["a"], "launcher_entry": {"colour": "red"}}, "launcher_entry", "'colour'"),
         ({"command": ["a"], "launcher_entry": {"title": 3}}, "launcher_entry.title", "string"),
         (
             {"command": ["a"], "exclude_last_activity_patterns": "x"},
@@ -89,7 +88,6 @@ def test_every_key_is_accepted():
         ({"command": ["a"], "request_timeout": "5"}, "request_timeout", "positive"),
         ({"command": ["a"], "max_concurrent_requests": 0}, "max_concurrent_requests", "positive"),
         ({"command": ["a"], "max_concurrent_requests": 2.5}, "max_concurrent_requests", "integer"),
-        ({"command": ["a"], "comand": ["typo"]}, "comand", "unknown key"),
         ({}, "command", "no command"),
         ({"unix_socket": True}, "command", "no command"),
     ],
@@ -102,6 +100,40 @@ def test_invalid_values_name_the_server_and_the_key(raw, key, fragment):
     assert info.value.key == key
     assert fragment in str(info.value)
     assert str(info.value).startswith(f"server 'myapp', key {key!r}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "hint"),
+    [
+        ({"command": ["a"], "comand": ["typo"]}, "comand", "did you mean 'command'?"),
+        ({"command": ["a"], "new_browser_window": True}, "new_browser_window", "'new_browser_tab'"),
+        ({"command": ["a"], "zzz": 1}, "zzz", "known keys: absolute_url, "),
+        ({"command": ["a"], 7: 1}, "7", "known keys:"),
+        ({"command": ["a"], "launcher_entry": {"timeout": 20}}, "launcher_entry.timeout", "title"),
+        ({"command": ["a"], "launcher_entry": {"titel": "T"}}, "launcher_entry.titel", "'title'"),
+    ],
+)
+def test_unknown_keys_are_ignored_with_one_warning_naming_the_server_and_the_key(raw, key, hint):
+    """As in Jupyter Server Proxy, a key we do not know never makes a server disappear."""
+    spec = parse_server("myapp", raw)
+    assert spec.command == ("a",)
+    [warning] = spec.warnings
+    assert warning.startswith(f"server 'myapp', key {key!r}: unknown key, ignored ("), warning
+    assert hint in warning
+
+
+def test_known_keys_beside_an_unknown_one_still_apply():
+    """Only the unknown key is ignored: the rest of launcher_entry, and of the server, is used."""
+    spec = parse_server(
+        "shiny", {"command": ["a"], "timeout": 9, "launcher_entry": {"title": "S", "timeout": 20}}
+    )
+    assert spec.timeout == 9.0
+    assert spec.launcher_entry.title == "S"
+    assert len(spec.warnings) == 1
+
+
+def test_a_server_with_only_known_keys_has_no_warnings():
+    assert parse_server("a", {"command": ["a"], "launcher_entry": {"title": "T"}}).warnings == ()
 
 
 @pytest.mark.parametrize("name", ["api", "lab", "files", "static", "proxy", "login", "tree"])
@@ -139,3 +171,30 @@ def test_activity_patterns_exclude_matching_paths():
     assert not spec.counts_as_activity("/a/metrics")
     off = parse_server("b", {"command": ["a"], "update_last_activity": False})
     assert not off.counts_as_activity("/b/page")
+
+
+def test_update_last_activity_may_be_a_callable_of_the_handler():
+    """A callable gets the request's handler and decides alone (the patterns do not apply)."""
+    seen = []
+
+    def decide(handler):
+        seen.append(handler)
+        return handler == "counts"
+
+    raw = {"command": ["a"], "update_last_activity": decide}
+    spec = parse_server("a", {**raw, "exclude_last_activity_patterns": ["x"]})
+    assert spec.counts_as_activity("/a/x", "counts")
+    assert not spec.counts_as_activity("/a/y", "ignored")
+    assert seen == ["counts", "ignored"]
+
+
+def test_update_last_activity_must_be_a_bool_or_a_callable():
+    with pytest.raises(SpecError, match="'update_last_activity': must be True, False or a call"):
+        parse_server("a", {"command": ["a"], "update_last_activity": "yes"})
+
+
+def test_forward_jupyter_credentials_unset_means_the_global_setting():
+    """None: ServerProxy.forward_jupyter_credentials decides; a server's own value wins."""
+    assert parse_server("a", {"command": ["a"]}).forward_jupyter_credentials is None
+    own = parse_server("a", {"command": ["a"], "forward_jupyter_credentials": False})
+    assert own.forward_jupyter_credentials is False

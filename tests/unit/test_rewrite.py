@@ -132,3 +132,34 @@ def test_unix_socket_apps_spell_their_origin_as_localhost():
 def test_invalid_escapes_and_nul_are_refused(path, refused):
     """Broken percent-escapes and encoded NUL bytes are malformed; valid escapes are not."""
     assert bool(malformed_path_reason(path)) is refused
+
+
+@pytest.mark.parametrize("absolute_url", [False, True])
+def test_context_headers_carry_the_prefix_unless_the_app_sees_it(absolute_url):
+    """X-Forwarded-Context and X-ProxyContextPath name the prefix for apps that see the rest."""
+    out = request_headers(
+        [("X-Forwarded-Context", "/from-client")],
+        proto="http",
+        host="h",
+        client_ip="127.0.0.1",
+        prefix="/user/a/app",
+        override={},
+        absolute_url=absolute_url,
+    )
+    expected = [] if absolute_url else ["/user/a/app"]
+    assert [v for k, v in out if k == "X-Forwarded-Context"] == expected
+    assert [v for k, v in out if k.lower() == "x-proxycontextpath"] == expected
+    assert dict(out)["X-Forwarded-Prefix"] == "/user/a/app"
+
+
+def test_request_headers_override_may_replace_the_context_headers():
+    """request_headers_override is applied last, over the context headers too."""
+    out = request_headers(
+        [],
+        proto="http",
+        host="h",
+        client_ip="127.0.0.1",
+        prefix="/app",
+        override={"X-ProxyContextPath": "/elsewhere"},
+    )
+    assert [v for k, v in out if k.lower() == "x-proxycontextpath"] == ["/elsewhere"]

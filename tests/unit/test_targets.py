@@ -3,7 +3,7 @@
 import pytest
 
 from jupyter_app_proxy.proxy.rewrite import strip_jupyter_credentials, strip_token_param
-from jupyter_app_proxy.proxy.targets import InvalidTarget, parse_proxy_target
+from jupyter_app_proxy.proxy.targets import HostNotAllowed, InvalidTarget, parse_proxy_target
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,27 @@ def test_anything_else_is_an_invalid_target(rest):
     """Smuggled hosts, bad ports and strange characters are refused, never guessed at."""
     with pytest.raises(InvalidTarget):
         parse_proxy_target(rest)
+
+
+@pytest.mark.parametrize("rest", ["<invalid>:80/", "absolute/host_name:1/x", "a..b:80/", "'x':9/"])
+def test_words_that_are_no_host_names_are_hosts_not_allowed(rest):
+    """A host:port target whose host is a plain word, but no host name, is "not allowed" (403)."""
+    host = rest.removeprefix("absolute/").split(":")[0]
+    with pytest.raises(HostNotAllowed) as e:
+        parse_proxy_target(rest)
+    assert e.value.host == host
+    assert str(e.value).startswith(f"Host '{host}' is not allowed.")
+
+
+@pytest.mark.parametrize(
+    "rest",
+    ["user:pass@host:123/foo", "a%40b:80/", "a\\b:80/", "a b:80/", "a\nb:80/", "x" * 300 + ":80/"],
+)
+def test_smuggling_shapes_stay_invalid_targets(rest):
+    """Userinfo, escapes, backslashes, spaces, control characters and huge hosts: 404, not 403."""
+    with pytest.raises(InvalidTarget) as e:
+        parse_proxy_target(rest)
+    assert not isinstance(e.value, HostNotAllowed)
 
 
 def test_explicit_hosts_are_flagged_for_the_allowlist():
