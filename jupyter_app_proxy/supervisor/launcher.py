@@ -22,11 +22,13 @@ import ctypes.util
 import errno
 import functools
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,6 +41,30 @@ def child_environment(parent: Mapping[str, str], extra: Mapping[str, str]) -> di
     env = {k: v for k, v in parent.items() if k not in SECRET_ENVIRONMENT}
     env.update(extra)
     return env
+
+
+#: Option names whose value is a secret (``--token-password X``, ``--auth-key=X``).
+_SECRET_OPTION = re.compile(r"-.*(token|passw|secret|key|auth|credential)", re.IGNORECASE)
+
+
+def loggable_command(argv: Sequence[str]) -> str:
+    """``argv`` as a shell line for the log, with the values of secret options masked.
+
+    Plugins put secrets on command lines (marimo's ``--token-password``); the
+    log must not carry them.
+    """
+    shown: list[str] = []
+    hide_next = False
+    for arg in argv:
+        name, eq, _ = arg.partition("=")
+        if hide_next and not arg.startswith("-"):
+            shown.append("***")
+        elif eq and _SECRET_OPTION.match(name):
+            shown.append(f"{name}=***")
+        else:
+            shown.append(arg)
+        hide_next = not eq and bool(_SECRET_OPTION.match(arg))
+    return shlex.join(shown)
 
 
 def _parent_death_signal() -> Callable[[], None] | None:

@@ -237,7 +237,7 @@ class SupervisedApp:
             raise AppConfigError(name, self._config_failure(e)) from e
         if not argv:
             raise AppConfigError(name, f"{name}: its command callable returned an empty list")
-        self.log.info("[%s] starting: %s", name, " ".join(argv))
+        self.log.info("[%s] starting: %s", name, launcher.loggable_command(argv))
         try:
             proc = await launcher.spawn(argv, env, self.spec.cwd)
         except OSError as e:

@@ -256,3 +256,5 @@ def test_marimo_opens_through_the_proxy_with_its_websocket_where_jupyterhub_set_
     message = run_async(_marimo_kernel(hub_like_server))
     assert message["op"] == "kernel-ready"
     assert message["data"]["codes"] == ["x = 1"]
+    started = [line for line in hub_like_server.log().splitlines() if "[marimo] starting:" in line]
+    assert started and all("--token-password '***'" in line for line in started), started

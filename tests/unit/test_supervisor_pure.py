@@ -3,6 +3,7 @@
 import pytest
 
 from jupyter_app_proxy.supervisor.backoff import CrashBackoff, readiness_delay
+from jupyter_app_proxy.supervisor.launcher import loggable_command
 from jupyter_app_proxy.supervisor.logbuffer import MAX_LINE, LineSplitter, LogBuffer
 from jupyter_app_proxy.supervisor.state import TRANSITIONS, ProcessState, check_transition
 
@@ -112,3 +113,20 @@ def test_line_splitter_bounds_a_line_without_newline():
     assert len(out) == 2
     assert all(MAX_LINE < len(line) <= MAX_LINE + 1024 for line in out)
     assert sum(map(len, out)) + len("".join(s.flush())) == 3 * MAX_LINE
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["marimo", "edit", "--token-password", "s3cret", "--port", "1"],
+         "marimo edit --token-password '***' --port 1"),
+        (["app", "--auth-key=s3cret", "--host=127.0.0.1"], "app '--auth-key=***' --host=127.0.0.1"),
+        (["app", "--password", "--verbose"], "app --password --verbose"),
+        (["lab", "--ServerApp.token=abc"], "lab '--ServerApp.token=***'"),
+        (["python3", "-m", "http.server", "8000"], "python3 -m http.server 8000"),
+        (["echo", "a b"], "echo 'a b'"),
+    ],
+)  # fmt: skip
+def test_logged_commands_mask_the_values_of_secret_options(argv, shown):
+    """Secrets that plugins pass on command lines never reach Jupyter's log."""
+    assert loggable_command(argv) == shown
