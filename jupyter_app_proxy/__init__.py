@@ -37,4 +37,4 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Support direct loading; the ExtensionApp in extension_points is the normal path."""
     from .extension import AppProxyExtension
 
-    AppProxyExtension._load_jupyter_server_extension(serverapp)
+    AppProxyExtension._load_jupyter_server_extension(serverapp)  # type: ignore[no-untyped-call]

@@ -24,7 +24,7 @@ from .supervisor.state import ProcessState
 from .tasks import spawn
 
 
-class AppProxyExtension(ExtensionApp):  # type: ignore[misc]
+class AppProxyExtension(ExtensionApp):
     """Starts, supervises and proxies the apps in ``c.ServerProxy.servers``."""
 
     name = "jupyter_app_proxy"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from http.client import responses
 from typing import Any
 
 from jupyter_server._tz import utcnow
@@ -115,7 +116,7 @@ class AppHandlerMixin:
         rest = req.path[len(prefix) :]
         values = endpoint.template_values(self.base_url)
         try:
-            mapped = map_path(rest, spec.mappath)  # type: ignore[arg-type]
+            mapped = map_path(rest, spec.mappath)
             override = resolve_mapping(spec.request_headers_override, values)
         except Exception as e:  # a user's callable: report it, don't crash the request
             msg = (
@@ -253,7 +254,7 @@ class AppHandlerMixin:
         """Log a failure to reach the app (no traceback: it is expected) and show it."""
         handler: Any = self
         handler.log.warning("[%s] %s", self.spec.name, error.message)
-        title = httputil.responses.get(error.status, "Error")
+        title = responses.get(error.status, "Error")
         self.send_error_page(error.status, title, error.message)
 
     async def send_lost_answer(self, error: UpstreamError) -> None:
@@ -268,5 +269,5 @@ class AppHandlerMixin:
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised by tornado or Jupyter also use the escaped page."""
-        reason = httputil.responses.get(status_code, "Error")
+        reason = responses.get(status_code, "Error")
         self.send_error_page(status_code, reason, reason)

@@ -56,7 +56,7 @@ def icon_content_type(path: str) -> str:
     return media_type
 
 
-class ServersInfoHandler(JupyterHandler):  # type: ignore[misc]
+class ServersInfoHandler(JupyterHandler):
     """GET the configured servers' launcher entries as JSON."""
 
     def initialize(self, specs: Mapping[str, ServerSpec]) -> None:
@@ -68,7 +68,7 @@ class ServersInfoHandler(JupyterHandler):  # type: ignore[misc]
         self.finish(servers_info(self.specs, self.base_url))
 
 
-class IconHandler(JupyterHandler):  # type: ignore[misc]
+class IconHandler(JupyterHandler):
     """GET a server's ``launcher_entry.icon_path`` file; 404 for no such server or icon."""
 
     def initialize(self, specs: Mapping[str, ServerSpec]) -> None:

@@ -267,7 +267,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
         self._body_idle = IdleWatch(self.context.client_body_timeout, self._body_stalled)
         super()._start_upstream(route)
 
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+    async def data_received(self, chunk: bytes) -> None:
         if self._body_idle is not None:
             self._body_idle.seen()
         if self._body is not None:

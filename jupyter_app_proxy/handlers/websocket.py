@@ -132,7 +132,8 @@ async def upgrade_endpoint(handler: Any) -> Endpoint | None:
         return None
     if not handler.resolve_target() or handler.refuse_malformed_path():
         return None
-    return await handler.app_endpoint()
+    endpoint: Endpoint | None = await handler.app_endpoint()
+    return endpoint
 
 
 def handshake_problem(headers: httputil.HTTPHeaders) -> str:
@@ -154,7 +155,7 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
     _writer: asyncio.StreamWriter | None = None
 
     @property
-    def max_message_size(self) -> int:  # type: ignore[override]
+    def max_message_size(self) -> int:
         return self.spec.websocket_max_message_size or self.context.websocket_max_message_size
 
     def check_xsrf_cookie(self) -> None:

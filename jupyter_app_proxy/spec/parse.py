@@ -146,7 +146,7 @@ def _callables(name: str, value: object) -> tuple[Callable[..., Any], ...]:
     funcs = tuple(value) if isinstance(value, list | tuple) else (value,)
     if not all(callable(f) for f in funcs):
         raise SpecError(name, "rewrite_response", "must be a callable or a list of callables")
-    return funcs  # type: ignore[return-value]
+    return funcs
 
 
 def _message_size(name: str, value: object) -> int:

@@ -6,7 +6,7 @@ from traitlets import Bool, Callable, Dict, Float, Int, List, Unicode, Union, ob
 from traitlets.config import LoggingConfigurable
 
 
-class ServerProxy(LoggingConfigurable):  # type: ignore[misc]
+class ServerProxy(LoggingConfigurable):
     """Apps to start and proxy, configured as in Jupyter Server Proxy."""
 
     servers = Dict(

@@ -42,7 +42,7 @@ class CrashBackoff:
     def delay_for(self, failures: int) -> float:
         if failures <= self.free_failures:
             return 0.0
-        return min(self.base * 2 ** (failures - self.free_failures - 1), self.cap)
+        return min(self.base * 2.0 ** (failures - self.free_failures - 1), self.cap)
 
     def record_end(self, started_at: float, ended_at: float, reached_running: bool) -> None:
         """Account for a run that ended (by exit, crash or failed start)."""

@@ -65,7 +65,12 @@ STOP_TIMEOUT = 20.0
 LEFTOVER_GRACE = 5.0
 MARKER_ENV = "JAP_E2E_MARKER"
 #: Lines that fail a test when they appear in its Jupyter server's log.
-LOG_NOISE = ("Traceback (most recent call last)", "Uncaught exception", "Failed to flush")
+LOG_NOISE = (
+    "Traceback (most recent call last)",
+    "Uncaught exception",
+    "Failed to flush",
+    "Cannot send error response",
+)
 #: A line of an app's own output in Jupyter's log (``[I <time> ServerApp] [name] text``).
 APP_OUTPUT = re.compile(r"\[[A-Z] [^\]]*\] \[[^\]]+\] ")
 EXTENSION_LOADED = "jupyter_app_proxy | extension was successfully loaded"
@@ -565,15 +570,20 @@ class JupyterServer:
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
-        noise = [
-            line
-            for line in self.log().splitlines()
-            if any(n in line for n in LOG_NOISE) and not APP_OUTPUT.match(line)
-        ]
+        noise = log_noise(self.log())
         if noise and not self.allow_log_noise:
             problems.append("the Jupyter log has noise:\n  " + "\n  ".join(noise[:10]))
         problems += kill_leftovers(f"the Jupyter server in {self.workdir}", self.own_processes)
         return problems
+
+
+def log_noise(log: str) -> list[str]:
+    """The lines of a Jupyter log that show noise (:data:`LOG_NOISE`), apps' own output aside."""
+    return [
+        line
+        for line in log.splitlines()
+        if any(n in line for n in LOG_NOISE) and not APP_OUTPUT.match(line)
+    ]
 
 
 def marked_processes(

@@ -20,7 +20,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.support import GIB, UPGRADE_HEADERS, JupyterServer, running_server, wait_until
+from e2e.support import (
+    GIB,
+    UPGRADE_HEADERS,
+    JupyterServer,
+    log_noise,
+    running_server,
+    wait_until,
+)
 
 CONFIG = """
 c.ServerProxy.client_body_timeout = 1
@@ -32,8 +39,6 @@ c.ServerProxy.servers = {
     "uploads": {"command": echo("uploads")},
 }
 """
-
-NOISE = ("Traceback", "Uncaught exception", "Failed to flush", "Cannot send error response")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,7 @@ def _assert_logged_once_quietly(server: JupyterServer, mark: int, line: str) -> 
     """``line`` is in the log since ``mark`` once, with no traceback or tornado error."""
     log = _wait_for_log(server, mark, line)
     assert log.count(line) == 1, log
-    assert not [n for n in NOISE if n in log], log
+    assert not log_noise(log), log
 
 
 def _read_slowly(resp: http.client.HTTPResponse, limit: int) -> int:
@@ -102,7 +107,7 @@ def test_an_app_that_dies_before_answering_is_named_with_its_exit_code(
     assert "dying with code 7" in r.text, r  # the app's last output
     assert "could not connect" not in r.text, r
     log = _log_since(server, mark)
-    assert not [n for n in NOISE if n in log], log
+    assert not log_noise(log), log
 
 
 def test_a_websocket_whose_app_dies_before_answering_names_the_exit(
@@ -200,7 +205,7 @@ def test_a_stalled_upload_gets_408_and_the_connection_says_close(server: Jupyter
         conn.close()
     log = _log_since(server, mark)
     assert "[uploads] request body stalled" in log, log
-    assert not [n for n in NOISE if n in log], log
+    assert not log_noise(log), log
 
 
 def test_requests_beyond_max_concurrent_requests_get_503_at_once(server: JupyterServer) -> None:
