@@ -56,10 +56,12 @@ def request_headers(
 ) -> Headers:
     """Headers to send upstream: hop-by-hop removed, X-Forwarded-* set, overrides last.
 
-    An app that sees only the rest of the path (not ``absolute_url``) is also
-    told its prefix in the two headers some frameworks read instead of
-    ``X-Forwarded-Prefix``, as Jupyter Server Proxy sends them; those two come
-    from the proxy only, never from the client.
+    An app that sees only the rest of the path (not ``absolute_url``) is told
+    its prefix: in ``X-Forwarded-Prefix``, and in the two headers some
+    frameworks read instead, as Jupyter Server Proxy sends them (those two come
+    from the proxy only, never from the client). An ``absolute_url`` app sees
+    the prefix in its path already: a prefix header on top would make
+    frameworks that honour it (werkzeug's ``ProxyFix``) put it in twice.
     """
     headers = drop_hop_by_hop(incoming, _REQUEST_ONLY_DROP | _CONTEXT_HEADERS)
     prior_for = [v for k, v in headers if k.lower() == "x-forwarded-for"]
@@ -67,9 +69,9 @@ def request_headers(
         "X-Forwarded-Proto": proto,
         "X-Forwarded-Host": host,
         "X-Forwarded-For": ", ".join([*prior_for, client_ip]),
-        "X-Forwarded-Prefix": prefix,
     }
     if not absolute_url:
+        forwarded["X-Forwarded-Prefix"] = prefix
         forwarded.update(context_headers(prefix))
     return replace_headers(replace_headers(headers, forwarded), override)
 
