@@ -6,7 +6,8 @@ Architecture (data flows top to bottom)::
       coexistence.py     our routes ahead of every other extension's (Jupyter Server Proxy's)
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
       handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
-        -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops;
+        -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops,
+                         start/stop/restart decided in one place, status snapshots;
                          a watchdog process stops every app's group if Jupyter is killed
         -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting,
                          websockets joined as byte pipes after the app's own 101

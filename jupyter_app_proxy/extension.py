@@ -63,6 +63,7 @@ class AppProxyExtension(ExtensionApp):
         # every other extension's rules, Jupyter Server Proxy's included (coexistence.py).
         claim_routes(serverapp, make_routes(serverapp.base_url, specs, context), self.log)
         atexit.register(self.registry.stop_all_at_exit)
+        IOLoop.current().add_callback(self.registry.autostart)  # runs once the server is up
         if config.freeze_startup_objects:
             IOLoop.current().add_callback(self._freeze_startup_objects)
         names = ", ".join(sorted(specs)) or "none"
@@ -106,7 +107,12 @@ class AppProxyExtension(ExtensionApp):
             self.log.warning("jupyter-app-proxy: %s%s", warning, origin)
 
     def _on_state_change(self, app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
-        ended = new in (ProcessState.EXITED, ProcessState.FAILED, ProcessState.STOPPED)
+        ended = new in (
+            ProcessState.EXITED,
+            ProcessState.FAILED,
+            ProcessState.CRASHED,
+            ProcessState.STOPPED,
+        )
         if ended and app.endpoint is not None and self.pool is not None:
             session = self.pool.retire(app.endpoint)
             if session is not None:

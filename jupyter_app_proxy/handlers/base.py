@@ -195,8 +195,10 @@ class AppHandlerMixin:
 
         Returns whether it counted. An ``update_last_activity`` callable that
         raises is logged (one line) and the request counts, so a broken check
-        never gets a busy user culled.
+        never gets a busy user culled. Any request also keeps the app from
+        its ``idle_timeout``.
         """
+        self.context.registry.touch(self.spec.name)
         try:
             counts = self.spec.counts_as_activity(self.request.path, self)
         except Exception as e:  # a user's callable

@@ -81,9 +81,10 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             answer.stream.close()
             raise
         counts = self.record_activity()  # decided once, for the upgrade request
-        settings = self.settings
+        settings, registry, name = self.settings, self.context.registry, self.spec.name
 
         def on_traffic() -> None:
+            registry.touch(name)  # idle_timeout: one clock read
             if counts:
                 settings["api_last_activity"] = utcnow()
 

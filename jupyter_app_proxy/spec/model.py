@@ -59,6 +59,10 @@ class ServerSpec:
     #: after), and the longest pause inside a body of known length (cut after)
     request_timeout: float = 300.0
     max_concurrent_requests: int = 0  # 0: ServerProxy.max_concurrent_requests
+    autostart: bool = False  # start with Jupyter (in the background), not on the first request
+    idle_timeout: float = 0.0  # stop after this many seconds without proxied traffic; 0: never
+    ready_check_path: str = ""  # ready when this path answers below 500; "": any answer on /
+    restart_on_exit: bool = False  # restart at once (with the crash backoff) when it exits
     source: str = "config"  # or the plugin: "package 'x', entry point 'module:function'"
     #: problems that did not stop the server (unknown keys, ignored), each naming server and key
     warnings: tuple[str, ...] = ()

@@ -163,6 +163,20 @@ def _header_name(name: str, value: object) -> str:
     return value
 
 
+def _idle_timeout(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        problem = f"must be a number of seconds (0: never), not {value!r}"
+        raise SpecError(name, "idle_timeout", problem)
+    return float(value)
+
+
+def _ready_check_path(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in " \r\n"):
+        problem = f"must be a URL path starting with '/', not {value!r}"
+        raise SpecError(name, "ready_check_path", problem)
+    return value
+
+
 def _cwd(name: str, value: object) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return value
@@ -204,6 +218,10 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "forward_jupyter_credentials": lambda n, v: _bool(n, "forward_jupyter_credentials", v),
     "allow_cross_site_requests": lambda n, v: _bool(n, "allow_cross_site_requests", v),
     "identity_header": _header_name,
+    "autostart": lambda n, v: _bool(n, "autostart", v),
+    "idle_timeout": _idle_timeout,
+    "ready_check_path": _ready_check_path,
+    "restart_on_exit": lambda n, v: _bool(n, "restart_on_exit", v),
 }
 
 

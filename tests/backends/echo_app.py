@@ -11,6 +11,9 @@ Run as ``python echo_app.py --port N`` or ``--unix-socket PATH`` (a non-empty
     exit on its own with code N after SECONDS;
 ``--on-sigterm FILE``
     on SIGTERM, append ``SIGTERM`` to FILE, then exit with code 0 (a graceful stop);
+``--unready PATH:SECONDS``
+    answer GET PATH with 503 ``not ready yet`` until SECONDS after it started listening
+    (an app whose port opens long before it can serve), 200 ``ok`` after;
 ``--log-requests FILE``
     append one line ``METHOD raw-path-and-query`` to FILE for every request it receives
     (websocket upgrades included), before answering it.
@@ -238,8 +241,23 @@ async def drop(request: web.Request) -> web.Response:
     return web.Response()  # never sent: the connection is gone
 
 
-def make_app(log_requests: str = "") -> web.Application:
+def unready_route(spec: str) -> tuple[str, Callable[[web.Request], Awaitable[web.Response]]]:
+    """The ``--unready PATH:SECONDS`` route: 503 until SECONDS after listening, then 200."""
+    path, _, seconds = spec.rpartition(":")
+    ready_at = time.monotonic() + float(seconds)
+
+    async def answer(request: web.Request) -> web.Response:
+        if time.monotonic() < ready_at:
+            return web.Response(status=503, text="not ready yet")
+        return web.Response(text="ok")
+
+    return path, answer
+
+
+def make_app(log_requests: str = "", unready: str = "") -> web.Application:
     app = web.Application(middlewares=[request_logger(log_requests)] if log_requests else [])
+    if unready:
+        app.router.add_get(*unready_route(unready))
     app.router.add_get("/bytes", send_bytes)
     app.router.add_get("/stream", stream)
     app.router.add_get("/flood", flood)
@@ -269,6 +287,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--exit-after", type=float, default=None)
     parser.add_argument("--log-requests", default="")
     parser.add_argument("--on-sigterm", default="")
+    parser.add_argument("--unready", default="")
     return parser.parse_args(argv)
 
 
@@ -281,7 +300,8 @@ def record(path: str, *pids: int) -> None:
 async def serve(args: argparse.Namespace) -> None:
     if args.start_delay:
         await asyncio.sleep(args.start_delay)
-    runner = web.AppRunner(make_app(args.log_requests), access_log=None, handle_signals=False)
+    app = make_app(args.log_requests, args.unready)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     if args.unix_socket:
         site: web.BaseSite = web.UnixSite(runner, args.unix_socket)

@@ -88,6 +88,12 @@ def test_every_key_is_accepted():
         ({"command": ["a"], "request_timeout": "5"}, "request_timeout", "positive"),
         ({"command": ["a"], "max_concurrent_requests": 0}, "max_concurrent_requests", "positive"),
         ({"command": ["a"], "max_concurrent_requests": 2.5}, "max_concurrent_requests", "integer"),
+        ({"command": ["a"], "autostart": 1}, "autostart", "True or False"),
+        ({"command": ["a"], "restart_on_exit": "yes"}, "restart_on_exit", "True or False"),
+        ({"command": ["a"], "idle_timeout": -1}, "idle_timeout", "seconds"),
+        ({"command": ["a"], "idle_timeout": True}, "idle_timeout", "seconds"),
+        ({"command": ["a"], "ready_check_path": "health"}, "ready_check_path", "'/'"),
+        ({"command": ["a"], "ready_check_path": "/a b"}, "ready_check_path", "URL path"),
         ({}, "command", "no command"),
         ({"unix_socket": True}, "command", "no command"),
     ],
@@ -198,3 +204,19 @@ def test_forward_jupyter_credentials_unset_means_the_global_setting():
     assert parse_server("a", {"command": ["a"]}).forward_jupyter_credentials is None
     own = parse_server("a", {"command": ["a"], "forward_jupyter_credentials": False})
     assert own.forward_jupyter_credentials is False
+
+
+def test_lifecycle_keys_default_to_on_demand_starts_that_run_until_stopped():
+    """Without the keys an app starts on the first request, never idles out, is ready on any
+    answer and waits for the next request after an exit."""
+    spec = parse_server("app", {"command": ["run"]})
+    assert (spec.autostart, spec.idle_timeout, spec.ready_check_path) == (False, 0.0, "")
+    assert spec.restart_on_exit is False
+
+
+def test_lifecycle_keys_are_parsed():
+    """autostart, idle_timeout, ready_check_path and restart_on_exit keep their values."""
+    raw = {"autostart": True, "idle_timeout": 30, "ready_check_path": "/health?x=1"}
+    spec = parse_server("app", {"command": ["run"], "restart_on_exit": True, **raw})
+    assert (spec.autostart, spec.idle_timeout, spec.ready_check_path) == (True, 30.0, "/health?x=1")
+    assert spec.restart_on_exit is True
