@@ -32,6 +32,7 @@ BACKEND = HERE / "backend.py"
 OURS_EXTENSION = "jupyter_app_proxy"
 JSP_EXTENSION = "jupyter_server_proxy"
 LOADED = "{} | extension was successfully loaded"
+OURS_STARTUP = "jupyter-app-proxy: serving"  # the first line our extension logs
 LABELS = {
     "direct": "direct (no proxy)",
     "ours": "jupyter-app-proxy",
@@ -142,13 +143,16 @@ def verify_jupyter(ctx: Context, target: Target, log: Path, extension: str) -> s
     other = JSP_EXTENSION if extension == OURS_EXTENSION else OURS_EXTENSION
     if LOADED.format(extension) not in text or other in text:
         raise RuntimeError(f"{target.key}: expected only {extension} in {log}")
+    # Both now serve /server-proxy/servers-info; ours also logs its own start-up line.
+    ours_line = OURS_STARTUP in text
+    if ours_line != (extension == OURS_EXTENSION):
+        raise RuntimeError(f"{target.key}: '{OURS_STARTUP}' in the log: {ours_line}")
     status, _ = http_get(target.port, "/server-proxy/servers-info", ctx.headers)
-    expected = 200 if extension == JSP_EXTENSION else 404
-    if status != expected:
+    if status != 200:
         raise RuntimeError(f"{target.key}: /server-proxy/servers-info gave {status}")
     return (
         f"log says '{LOADED.format(extension)}' and never mentions {other};"
-        f" /server-proxy/servers-info (a JSP-only route) answers {status}"
+        f" '{OURS_STARTUP}' is {'' if ours_line else 'not '}in it"
     )
 
 
