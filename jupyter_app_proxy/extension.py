@@ -32,6 +32,7 @@ class AppProxyExtension(ExtensionApp):
 
     registry: Registry | None = None
     pool: UpstreamPool | None = None
+    context: ProxyContext | None = None
 
     def initialize_handlers(self) -> None:
         serverapp = self.serverapp
@@ -47,7 +48,7 @@ class AppProxyExtension(ExtensionApp):
             log_lines=config.log_buffer_lines,
             on_change=self._on_state_change,
         )
-        context = ProxyContext(
+        context = self.context = ProxyContext(
             self.registry,
             self.pool,
             rewrite_max_bytes=config.rewrite_response_max_bytes,
@@ -119,6 +120,8 @@ class AppProxyExtension(ExtensionApp):
                 spawn(session.close(), name=f"close pool {app.spec.name}")
 
     async def stop_extension(self) -> None:
+        if self.context is not None:
+            self.context.streams.close()  # open event streams end now, not with the process
         if self.registry is not None:
             await self.registry.stop_all()
         if self.pool is not None:

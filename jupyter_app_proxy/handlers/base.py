@@ -199,6 +199,7 @@ class AppHandlerMixin:
         its ``idle_timeout``.
         """
         self.context.registry.touch(self.spec.name)
+        self.context.traffic.touch(self.spec.name)
         try:
             counts = self.spec.counts_as_activity(self.request.path, self)
         except Exception as e:  # a user's callable

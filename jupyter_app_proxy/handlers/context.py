@@ -9,6 +9,8 @@ from typing import Any
 from ..proxy.client import UpstreamPool
 from ..supervisor.registry import Registry
 from .inflight import InFlight
+from .streams import Streams
+from .traffic import Traffic
 
 
 @dataclass
@@ -28,3 +30,7 @@ class ProxyContext:
     #: forward Jupyter's credentials on /proxy routes and servers without their own setting
     forward_jupyter_credentials: bool = False
     in_flight: InFlight = field(default_factory=InFlight)
+    #: per-app request and websocket counts for the REST API
+    traffic: Traffic = field(default_factory=Traffic)
+    #: the REST API's open event streams (ended at Jupyter's shutdown)
+    streams: Streams = field(default_factory=Streams)

@@ -117,6 +117,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         if not self._take_slot():
             return
         self.record_activity()
+        self.context.traffic.request_started(self.spec.name)
         self._start_upstream(route)
 
     @web.authenticated  # prepare() already refused anonymous users; this marks it for Jupyter

@@ -12,11 +12,14 @@ import re
 from jupyter_server.utils import url_path_join
 from tornado.httputil import HTTPServerRequest
 from tornado.routing import PathMatches, Rule
+from tornado.web import RequestHandler
 
 from ..spec.model import ServerSpec
+from .api import AppActionHandler, AppHandler, AppsHandler, LogsHandler
 from .context import ProxyContext
 from .info import IconHandler, ServersInfoHandler
 from .proxy import AppProxyHandler, StreamingAppProxyHandler, has_body
+from .sse import EventsHandler, LogStreamHandler
 from .targets import PortProxyHandler, PortWebSocketHandler, StreamingPortProxyHandler
 from .websocket import AppWebSocketHandler, RawSocketHandler
 
@@ -55,8 +58,25 @@ def info_routes(base_url: str, specs: dict[str, ServerSpec]) -> list[Rule]:
     ]
 
 
+def api_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyContext) -> list[Rule]:
+    """The REST API under ``api/app-proxy/`` (``docs/rest-api.yaml``)."""
+    root = url_path_join(base_url, "api/app-proxy/")
+    app = root + "apps/([^/]+)"
+    kwargs = {"specs": specs, "context": context}
+    table: list[tuple[str, type[RequestHandler]]] = [
+        (root + "apps", AppsHandler),
+        (app, AppHandler),
+        (app + "/(start|stop|restart)", AppActionHandler),
+        (app + "/logs", LogsHandler),
+        (app + "/logs/stream", LogStreamHandler),
+        (root + "events", EventsHandler),
+    ]
+    return [Rule(PathMatches(pattern), handler, kwargs) for pattern, handler in table]
+
+
 def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyContext) -> list[Rule]:
-    rules = info_routes(base_url, specs)  # first: a server named "server-proxy" keeps the rest
+    # first: servers named "server-proxy" or "api" keep neither these nor Jupyter's own API
+    rules = info_routes(base_url, specs) + api_routes(base_url, specs, context)
     for name, spec in specs.items():
         pattern = app_pattern(base_url, name)
         kwargs = {"spec": spec, "context": context}

@@ -82,13 +82,20 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             raise
         counts = self.record_activity()  # decided once, for the upgrade request
         settings, registry, name = self.settings, self.context.registry, self.spec.name
+        traffic = self.context.traffic
 
         def on_traffic() -> None:
             registry.touch(name)  # idle_timeout: one clock read
+            traffic.touch(name)
             if counts:
                 settings["api_last_activity"] = utcnow()
 
-        await tunnel.join(client, answer.stream, on_traffic, self._keepalive())
+        traffic.request_started(name)
+        traffic.websocket_opened(name)
+        try:
+            await tunnel.join(client, answer.stream, on_traffic, self._keepalive())
+        finally:
+            traffic.websocket_closed(name)
 
     def _keepalive(self) -> tunnel.Keepalive:
         """Jupyter's own websocket ping settings (milliseconds), as its websockets use them."""
@@ -154,6 +161,7 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
 
     _relay: asyncio.Task[None] | None = None
     _writer: asyncio.StreamWriter | None = None
+    _counted = False  # counted as an open websocket in context.traffic
 
     @property
     def max_message_size(self) -> int:
@@ -198,6 +206,9 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
             self.close(1011, "connection to the app failed")
 
     def on_close(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.context.traffic.websocket_closed(self.spec.name)
         self.close_app()
 
     # -- the app leg ---------------------------------------------------------
@@ -209,6 +220,9 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
+        self.context.traffic.request_started(self.spec.name)
+        self.context.traffic.websocket_opened(self.spec.name)
+        self._counted = True
         self.start_relay(rawsocket.relay_stream(self._reader, self))
 
     async def on_message(self, message: str | bytes) -> None:
