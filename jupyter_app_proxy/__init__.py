@@ -11,6 +11,7 @@ Architecture (data flows top to bottom)::
                          a watchdog process stops every app's group if Jupyter is killed
         -> proxy/        HOW BYTES FLOW: pooled aiohttp client, streaming both ways, rewriting,
                          websockets joined as byte pipes after the app's own 101
+      metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
       connect.py         the one way to open a plain connection to an endpoint
 

@@ -59,6 +59,7 @@ class AppProxyExtension(ExtensionApp):
             max_concurrent_requests=config.max_concurrent_requests,
             forward_jupyter_credentials=config.forward_jupyter_credentials,
         )
+        context.metrics.watch(self.registry)
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via
         # self.handlers, whose patterns ExtensionApp expects to be plain strings; ahead of
         # every other extension's rules, Jupyter Server Proxy's included (coexistence.py).

@@ -18,6 +18,7 @@ from jupyter_server.utils import url_path_join
 from tornado import httputil
 
 from ..endpoint import Endpoint
+from ..metrics import AppMeters
 from ..proxy.errors import UpstreamError
 from ..proxy.rewrite import (
     Headers,
@@ -64,6 +65,9 @@ class AppHandlerMixin:
 
     def initialize(self, spec: ServerSpec, context: ProxyContext) -> None:
         self.spec, self.context = spec, context
+        # Resolved here, before a /proxy/<port> route renames its spec after the URL:
+        # its label stays "proxy" (metrics.py, Rule 1).
+        self.meters: AppMeters = context.metrics.meters(spec.name)
 
     @property
     def prefix(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..metrics import Metrics, default_metrics
 from ..proxy.client import UpstreamPool
 from ..supervisor.registry import Registry
 from .inflight import InFlight
@@ -34,3 +35,5 @@ class ProxyContext:
     traffic: Traffic = field(default_factory=Traffic)
     #: the REST API's open event streams (ended at Jupyter's shutdown)
     streams: Streams = field(default_factory=Streams)
+    #: Prometheus metrics (Jupyter's {base_url}metrics)
+    metrics: Metrics = field(default_factory=default_metrics)

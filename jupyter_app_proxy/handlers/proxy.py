@@ -61,6 +61,7 @@ class _HandlerSink:
         await self.handler.flush()
 
     async def write(self, chunk: bytes, more: bool = True) -> None:
+        self.handler.meters.response_bytes.inc(len(chunk))
         self.handler.write(chunk)
         if more:
             await self.handler.flush()  # waits until the client took it: backpressure
@@ -78,6 +79,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         self._upstream: asyncio.Task[None] | None = None
         self._client_gone = False
         self._counted = False  # holds a slot of InFlight
+        self._measured = False  # counted in the request metrics
 
     # tornado hooks that must not interfere with proxying
     def compute_etag(self) -> None:
@@ -156,7 +158,14 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
 
     def on_finish(self) -> None:
         super().on_finish()
+        self._measure()
         self._forget_upstream()
+
+    def _measure(self) -> None:
+        """Count this request once, with its status, in the metrics."""
+        if not self._measured:
+            self._measured = True
+            self.meters.request_finished(self.get_status(), self.request.request_time())
 
     def _forget_upstream(self) -> None:
         """Break the handler <-> sink <-> task cycle once the response is done.
@@ -245,6 +254,8 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         """Past the point of no return: drop the connection so the client sees a cut."""
         with contextlib.suppress(Exception):
             self.request.connection.close()  # type: ignore[union-attr]
+        if self._headers_written:  # a response cut short still counts, with its status
+            self._measure()
         self._finished = True
         self._forget_upstream()
 
@@ -272,6 +283,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
         if self._body_idle is not None:
             self._body_idle.seen()
         if self._body is not None:
+            self.meters.request_bytes.inc(len(chunk))
             await self._body.put(chunk)
 
     @web.authenticated

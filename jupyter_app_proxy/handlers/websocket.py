@@ -92,10 +92,12 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
 
         traffic.request_started(name)
         traffic.websocket_opened(name)
+        self.meters.websockets.inc()
         try:
             await tunnel.join(client, answer.stream, on_traffic, self._keepalive())
         finally:
             traffic.websocket_closed(name)
+            self.meters.websockets.dec()
 
     def _keepalive(self) -> tunnel.Keepalive:
         """Jupyter's own websocket ping settings (milliseconds), as its websockets use them."""
@@ -209,6 +211,7 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
         if self._counted:
             self._counted = False
             self.context.traffic.websocket_closed(self.spec.name)
+            self.meters.websockets.dec()
         self.close_app()
 
     # -- the app leg ---------------------------------------------------------
@@ -222,6 +225,7 @@ class RawSocketHandler(AppHandlerMixin, WebSocketMixin, WebSocketHandler, Jupyte
         super().open(*args, **kwargs)
         self.context.traffic.request_started(self.spec.name)
         self.context.traffic.websocket_opened(self.spec.name)
+        self.meters.websockets.inc()
         self._counted = True
         self.start_relay(rawsocket.relay_stream(self._reader, self))
 
