@@ -35,8 +35,8 @@ class Traffic:
         self.touch(app)
 
     def websocket_opened(self, app: str) -> None:
+        """Always right after :meth:`request_started` for the upgrade, which touched already."""
         self._websockets[app] = self._websockets.get(app, 0) + 1
-        self.touch(app)
 
     def websocket_closed(self, app: str) -> None:
         count = self._websockets.get(app, 0) - 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -103,9 +104,6 @@ async def forward(
     attempts = 2 if req.body is None and req.method in RETRYABLE_METHODS else 1
     for attempt in range(attempts):
         body = SentSignal(req.body) if req.body is not None else None
-        late = UpstreamTimeout(
-            f"{req.app} did not send a response within {req.timeout:g} s (request_timeout)"
-        )
         try:
             with map_upstream_errors(req.app, where):
                 answer = session.request(
@@ -115,7 +113,9 @@ async def forward(
                     data=body,
                     allow_redirects=False,
                 )
-                resp = await within(answer, req.timeout, body.sent if body else None, late)
+                resp = await within(
+                    answer, req.timeout, body.sent if body else None, partial(_late, req)
+                )
         except UpstreamProtocolError:
             if attempt + 1 == attempts:
                 raise
@@ -125,6 +125,13 @@ async def forward(
         finally:
             resp.release() if resp.content.at_eof() else resp.close()
         return
+
+
+def _late(req: UpstreamRequest) -> UpstreamTimeout:
+    """The error for an app whose headers did not come in time (built only then)."""
+    return UpstreamTimeout(
+        f"{req.app} did not send a response within {req.timeout:g} s (request_timeout)"
+    )
 
 
 async def _relay(

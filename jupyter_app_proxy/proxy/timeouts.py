@@ -37,9 +37,14 @@ class SentSignal:
 
 
 async def within(
-    answer: Awaitable[T], seconds: float, sent: asyncio.Event | None, on_timeout: Exception
+    answer: Awaitable[T],
+    seconds: float,
+    sent: asyncio.Event | None,
+    on_timeout: Callable[[], Exception],
 ) -> T:
-    """``await answer``, failing with ``on_timeout`` ``seconds`` after ``sent`` (Rule 1).
+    """``await answer``, failing with ``on_timeout()`` ``seconds`` after ``sent`` (Rule 1).
+
+    ``on_timeout`` builds the error only when it is raised: most requests never need it.
 
     ``sent`` None: the request had no body, the clock starts now. The awaited
     work is cancelled on a timeout or when the caller is cancelled.
@@ -61,18 +66,18 @@ async def within(
     if not done:
         task.cancel()
         task.add_done_callback(_consume)
-        raise on_timeout
+        raise on_timeout()
     return task.result()
 
 
-async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Exception) -> T:
+async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Callable[[], Exception]) -> T:
     """``await answer`` for at most ``seconds``: one timer, no task (the common case)."""
     try:
         async with asyncio.timeout(seconds) as limit:
             return await answer
     except TimeoutError:
         if limit.expired():
-            raise on_timeout from None
+            raise on_timeout() from None
         raise  # the work's own timeout (aiohttp's connect timeout), not ours
 
 

@@ -58,7 +58,7 @@ def test_within_starts_the_clock_only_once_the_body_was_sent():
             await asyncio.sleep(0.1)
             return b"".join(got).decode()
 
-        return await within(app(), 0.2, body.sent, TimeoutError("late"))
+        return await within(app(), 0.2, body.sent, lambda: TimeoutError("late"))
 
     assert asyncio.run(scenario()) == "abc"
 
@@ -74,7 +74,7 @@ def test_within_raises_the_given_error_and_cancels_the_work():
                 cancelled.append(True)
                 raise
 
-        await within(never(), 0.05, None, TimeoutError("late"))
+        await within(never(), 0.05, None, lambda: TimeoutError("late"))
 
     with pytest.raises(TimeoutError, match="late"):
         asyncio.run(scenario())
@@ -86,7 +86,7 @@ def test_within_passes_the_work_errors_through():
         raise ValueError("app said no")
 
     async def scenario() -> None:
-        await within(failing(), 1, None, TimeoutError("late"))
+        await within(failing(), 1, None, lambda: TimeoutError("late"))
 
     with pytest.raises(ValueError, match="app said no"):
         asyncio.run(scenario())
