@@ -5,7 +5,8 @@ Architecture (data flows top to bottom)::
     extension.py         wiring: c.ServerProxy -> specs -> Registry -> routes; stop on shutdown
       coexistence.py     our routes ahead of every other extension's (Jupyter Server Proxy's)
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
-      handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages
+      handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages,
+                         the REST API and its event streams, the start page browsers see
         -> supervisor/   IS IT UP: spawn, readiness, logs, restart backoff, process-group stops,
                          start/stop/restart decided in one place, status snapshots;
                          a watchdog process stops every app's group if Jupyter is killed
@@ -19,7 +20,7 @@ Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
 or ``proxy``; only ``extension`` imports ``handlers``. Pure decisions (parsing,
 state transitions, backoff, path/header/Location rewriting, websocket frame
-boundaries) live in modules without I/O and are unit-tested on their own.
+boundaries, the start page's HTML) live in modules without I/O and are unit-tested on their own.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ class AppProxyExtension(ExtensionApp):
             client_body_timeout=config.client_body_timeout,
             max_concurrent_requests=config.max_concurrent_requests,
             forward_jupyter_credentials=config.forward_jupyter_credentials,
+            start_page=config.start_page,
         )
         context.metrics.watch(self.registry)
         # Rules with our own matchers (websocket vs HTTP), so added here rather than via

@@ -28,6 +28,8 @@ class ProxyContext:
     client_body_timeout: float = 60.0
     #: requests each app may have in flight (servers may set their own)
     max_concurrent_requests: int = 256
+    #: ServerProxy.start_page: False turns the start page off for every server
+    start_page: bool = True
     #: forward Jupyter's credentials on /proxy routes and servers without their own setting
     forward_jupyter_credentials: bool = False
     in_flight: InFlight = field(default_factory=InFlight)

@@ -42,6 +42,7 @@ from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .base import AppHandlerMixin, UpstreamRoute
+from .starting import offer_start_page
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
 
@@ -107,6 +108,8 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         if self.request.path == self.prefix:
             query = self.request.query
             self.redirect(self.prefix + "/" + (f"?{query}" if query else ""), permanent=False)
+            return
+        if offer_start_page(self):
             return
         endpoint = await self.app_endpoint()
         if endpoint is None or self._client_gone:

@@ -63,6 +63,8 @@ class ServerSpec:
     idle_timeout: float = 0.0  # stop after this many seconds without proxied traffic; 0: never
     ready_check_path: str = ""  # ready when this path answers below 500; "": any answer on /
     restart_on_exit: bool = False  # restart at once (with the crash backoff) when it exits
+    #: a browser opening the app while it starts gets the "Starting ..." page at once
+    start_page: bool = True
     source: str = "config"  # or the plugin: "package 'x', entry point 'module:function'"
     #: problems that did not stop the server (unknown keys, ignored), each naming server and key
     warnings: tuple[str, ...] = ()

@@ -222,6 +222,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "idle_timeout": _idle_timeout,
     "ready_check_path": _ready_check_path,
     "restart_on_exit": lambda n, v: _bool(n, "restart_on_exit", v),
+    "start_page": lambda n, v: _bool(n, "start_page", v),
 }
 
 

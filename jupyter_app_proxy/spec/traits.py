@@ -60,6 +60,15 @@ class ServerProxy(LoggingConfigurable):
         "with the max_concurrent_requests key. Websockets are not counted.",
     ).tag(config=True)
 
+    start_page = Bool(
+        True,
+        help="A browser that opens an app which is not running yet gets a page at once that "
+        "shows the app starting (its output live, the time against its timeout) and goes on "
+        "to the app when it is ready, instead of a request held until then. False turns it off "
+        "for every server; servers may turn it off with their own start_page key. Scripts "
+        "(no text/html navigation) always wait for the app.",
+    ).tag(config=True)
+
     rewrite_response_max_bytes = Int(
         64 * 1024 * 1024,
         help="Largest response body buffered for servers that set rewrite_response.",

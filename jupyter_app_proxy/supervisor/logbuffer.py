@@ -53,6 +53,11 @@ class LogBuffer:
         return line
 
     @property
+    def last_seq(self) -> int:
+        """The newest seq given out (0 before the first line)."""
+        return self._last
+
+    @property
     def first_seq(self) -> int:
         """The oldest seq still held (``last_seq + 1`` when empty)."""
         return max(1, self._last - len(self._ring) + 1)

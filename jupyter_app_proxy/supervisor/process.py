@@ -232,12 +232,22 @@ class SupervisedApp:
 
     def start_in_background(self, why: str) -> None:
         """Start without a waiter (autostart, restart_on_exit); a failure is logged."""
+        refused = self.begin_start()
+        if refused is not None:
+            self.log.warning("[%s] not started (%s): %s", self.spec.name, why, refused.message)
+
+    def begin_start(self) -> AppUnavailable | None:
+        """Start as a request would, without waiting (the start page); or why not.
+
+        Joins a start under way; honours the crash backoff (unlike :meth:`start`,
+        which a person asks for). A failure of the start itself is logged.
+        """
         try:
             task = self._decide_start(explicit=False)
         except AppUnavailable as e:
-            self.log.warning("[%s] not started (%s): %s", self.spec.name, why, e.message)
-            return
+            return e
         task.add_done_callback(self._log_failure)
+        return None
 
     # -- the decisions (no await in here: see the module docstring) ----------
     def _decide_start(self, *, explicit: bool) -> asyncio.Task[Endpoint]:
@@ -261,6 +271,7 @@ class SupervisedApp:
         self._cancel_timers()
         self.record.starts += 1  # the record first: listeners get the snapshot of the change
         self.record.started_at, self.record.ready_at = self._wall(), None
+        self.record.log_since = self.logs.last_seq
         self._set_state(_S.STARTING)
         attempt = self._attempt = _Attempt(self._clock())
         task = spawn(self._start(attempt), name=f"start {self.spec.name}")

@@ -135,6 +135,12 @@ class Registry:
     async def stop(self, name: str) -> None:
         await self.managed(name).stop()
 
+    def begin_start(self, name: str) -> AppUnavailable | None:
+        """Start ``name`` in the background as a request would; or why it cannot start now."""
+        if self.closed:
+            return AppStopping(name, "Jupyter is shutting down; no app is started now")
+        return self.managed(name).begin_start()
+
     async def restart(self, name: str, wait: bool = True) -> None:
         if self.closed:
             raise AppStopping(name, "Jupyter is shutting down; no app is started now")

@@ -38,6 +38,7 @@ class AppStatus:
     last_exit_code: int | None
     next_start_at: dt.datetime | None  # while the crash backoff holds the next start back
     error: str | None  # why the last start failed, until a start succeeds
+    log_since: int  # the log seq before the current (or last) run's first line: logs?since=
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunRecord:
     ready_at: dt.datetime | None = None
     last_exit_code: int | None = None
     error: str | None = None
+    log_since: int = 0  # the log's last seq when the current (or last) run began
 
 
 def build_status(
@@ -77,6 +79,7 @@ def build_status(
         last_exit_code=record.last_exit_code,
         next_start_at=now + dt.timedelta(seconds=backoff_wait) if waiting else None,
         error=record.error,
+        log_since=record.log_since,
     )
 
 
@@ -97,4 +100,5 @@ def unmanaged_status(spec: ServerSpec, reachable: bool) -> AppStatus:
         last_exit_code=None,
         next_start_at=None,
         error=None,
+        log_since=0,
     )

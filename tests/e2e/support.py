@@ -516,6 +516,13 @@ class JupyterServer:
         assert r.status == 200, r
         return r.json()
 
+    def api(self, path: str, method: str = "GET") -> dict[str, Any]:
+        """Call ``api/app-proxy/<path>`` (with the token) and return its JSON (2xx asserted)."""
+        r = self.request(method, "api/app-proxy/" + path)
+        assert 200 <= r.status < 300, r
+        doc: dict[str, Any] = r.json()
+        return doc
+
     def status(self) -> dict[str, Any]:
         r = self.get("api/status")
         assert r.status == 200, r

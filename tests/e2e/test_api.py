@@ -24,7 +24,7 @@ STATES = {"idle", "starting", "running", "exited", "failed", "crashed", "stoppin
 STATUS_FIELDS = {
     "name", "title", "managed", "state", "url", "pid", "port", "unix_socket", "started_at",
     "ready_at", "restarts", "last_exit_code", "next_start_at", "last_activity", "requests",
-    "websockets", "launcher_entry", "new_browser_tab", "error",
+    "websockets", "launcher_entry", "new_browser_tab", "error", "log_since",
 }  # fmt: skip
 
 API_CONFIG = r"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import http.cookiejar
 import itertools
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,6 +74,13 @@ def alice(hub: Hub) -> Iterator[requests.Session]:
     """alice, logged in through the Hub's form and her server's OAuth, as a browser."""
     session, r = hub.login("alice", APP + "login")
     with session:
+        # her first page view of the app, not started yet, is the start page (as in a browser,
+        # whose page reloads itself once the app runs; here: until the app answers)
+        assert r.status_code == 202 and "<title>Starting echo…</title>" in r.text, r.text
+        deadline = time.monotonic() + 60
+        while r.status_code == 202 and time.monotonic() < deadline:
+            time.sleep(0.3)
+            r = session.get(r.url, timeout=REQUEST_TIMEOUT)
         assert r.status_code == 200 and r.json()["path"] == "/login", (r.status_code, r.text)
         yield session
 

@@ -26,7 +26,9 @@ TRAFFIC = TrafficSnapshot(requests=7, websockets=2, last_activity=NOW)
 
 def test_status_document_has_the_supervisor_and_handler_fields_as_json() -> None:
     """Times become ISO 8601 UTC strings; URL, traffic and launcher entry are added."""
-    record = RunRecord(starts=3, started_at=NOW, ready_at=NOW, last_exit_code=1, error=None)
+    record = RunRecord(
+        starts=3, started_at=NOW, ready_at=NOW, last_exit_code=1, error=None, log_since=9
+    )
     status = build_status(
         SPEC, ProcessState.RUNNING, record, pid=42, port=8000, now=NOW, backoff_wait=0
     )
@@ -46,7 +48,7 @@ def test_status_document_has_the_supervisor_and_handler_fields_as_json() -> None
     assert doc["last_activity"] == "2026-01-02T03:04:05+00:00"
     assert doc["launcher_entry"]["icon_url"] == "/jh/user/server-proxy/icon/app"
     assert doc["launcher_entry"]["title"] == "My App"
-    assert doc["new_browser_tab"] is False and doc["error"] is None
+    assert doc["new_browser_tab"] is False and doc["error"] is None and doc["log_since"] == 9
 
 
 def test_status_document_of_a_never_started_prestarted_app_has_nulls() -> None:

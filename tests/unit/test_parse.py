@@ -90,6 +90,7 @@ def test_every_key_is_accepted():
         ({"command": ["a"], "max_concurrent_requests": 2.5}, "max_concurrent_requests", "integer"),
         ({"command": ["a"], "autostart": 1}, "autostart", "True or False"),
         ({"command": ["a"], "restart_on_exit": "yes"}, "restart_on_exit", "True or False"),
+        ({"command": ["a"], "start_page": "no"}, "start_page", "True or False"),
         ({"command": ["a"], "idle_timeout": -1}, "idle_timeout", "seconds"),
         ({"command": ["a"], "idle_timeout": True}, "idle_timeout", "seconds"),
         ({"command": ["a"], "ready_check_path": "health"}, "ready_check_path", "'/'"),
@@ -212,11 +213,14 @@ def test_lifecycle_keys_default_to_on_demand_starts_that_run_until_stopped():
     spec = parse_server("app", {"command": ["run"]})
     assert (spec.autostart, spec.idle_timeout, spec.ready_check_path) == (False, 0.0, "")
     assert spec.restart_on_exit is False
+    assert spec.start_page is True, "a browser gets the start page unless turned off"
 
 
 def test_lifecycle_keys_are_parsed():
     """autostart, idle_timeout, ready_check_path and restart_on_exit keep their values."""
     raw = {"autostart": True, "idle_timeout": 30, "ready_check_path": "/health?x=1"}
-    spec = parse_server("app", {"command": ["run"], "restart_on_exit": True, **raw})
+    spec = parse_server(
+        "app", {"command": ["run"], "restart_on_exit": True, "start_page": False, **raw}
+    )
     assert (spec.autostart, spec.idle_timeout, spec.ready_check_path) == (True, 30.0, "/health?x=1")
-    assert spec.restart_on_exit is True
+    assert spec.restart_on_exit is True and spec.start_page is False

@@ -1,0 +1,152 @@
+"""Ours against ours: the proxied request rate of two commits, side by side, in one run.
+
+For a change's cost on the hot path (the status, traffic and metrics bookkeeping, say),
+where the difference is smaller than this machine's noise between two runs: both
+versions run at once, each in its own Jupyter Server from ``.venv`` with the package
+taken from ``git archive <commit>`` (first on ``PYTHONPATH``, checked from the log), and
+wrk alternates between them (A B A B ...). Each serves the same backend twice: ``pre``
+(a pre-started app, ``port``) and ``managed`` (a ``command`` we start: the supervisor's
+bookkeeping too).
+
+    .venv/bin/python benchmarks/versions.py BEFORE [AFTER] [--runs 7] [--seconds 3]
+
+AFTER defaults to HEAD. Prints the medians (requests/s, p50, p99) and AFTER/BEFORE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from httpbench import Run, wrk
+from procs import Launcher, free_port, install_signal_handlers, wait_http
+from targets import BACKEND
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "versions-benchmark-token"
+HEADERS = {"Authorization": f"token {TOKEN}"}
+LOADED_FROM = "jupyter_app_proxy loaded from "
+CASES = [("pre", 1), ("pre", 32), ("managed", 1), ("managed", 32)]
+
+
+def export(commit: str, into: Path) -> tuple[str, Path]:
+    """The package at ``commit`` in ``into/<sha>``; returns the short sha and the folder."""
+    git = ["git", "rev-parse", "--short", commit]
+    sha = subprocess.run(git, cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    folder = into / sha
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", commit, "jupyter_app_proxy"], cwd=REPO, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return sha, folder
+
+
+def config(backend_port: int) -> str:
+    servers = {
+        "pre": {"port": backend_port},
+        "managed": {"command": [sys.executable, str(BACKEND), "--port", "{port}"], "timeout": 60},
+    }
+    return (
+        "import jupyter_app_proxy, sys\n"
+        f"print({LOADED_FROM!r} + jupyter_app_proxy.__file__, file=sys.stderr, flush=True)\n"
+        "c = get_config()  # noqa\n"
+        "c.ServerApp.jpserver_extensions = {'jupyter_app_proxy': True}\n"
+        f"c.ServerProxy.servers = {servers!r}\n"
+    )
+
+
+def start_jupyter(launcher: Launcher, work: Path, package: Path, backend_port: int) -> int:
+    dirs = {k: work / k.lower() for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR")}
+    dirs["JUPYTER_RUNTIME_DIR"] = work / "runtime"
+    for d in [work / "root", *dirs.values()]:
+        d.mkdir(parents=True)
+    (work / "config.py").write_text(config(backend_port))
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work / 'root'}",
+        f"--config={work / 'config.py'}",
+    ]  # fmt: skip
+    extra = {k: str(v) for k, v in dirs.items()}
+    extra.update(PYTHONPATH=str(package), PYTHONUNBUFFERED="1", JUPYTER_PLATFORM_DIRS="1")
+    log = work / "jupyter.log"
+    proc = launcher.spawn(cmd, log, env=launcher.env(extra, drop_prefix="JUPYTER"), cwd=work)
+    wait_http(port, "/api/status", proc, HEADERS, log=log)
+    for name in ("pre", "managed"):  # the managed app starts on this first request
+        wait_http(port, f"/{name}/small", proc, HEADERS, timeout=60, log=log)
+    loaded = log.read_text(errors="replace")
+    if f"{LOADED_FROM}{package}/" not in loaded:
+        raise RuntimeError(f"{work.name}: the package was not loaded from {package}")
+    return port
+
+
+def median(runs: list[Run], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before")
+    parser.add_argument("after", nargs="?", default="HEAD")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (or ./scripts/benchmark once)")
+    install_signal_handlers()
+    launcher = Launcher()
+    with tempfile.TemporaryDirectory(prefix="jap-versions-") as tmp:
+        try:
+            tmp_path = Path(tmp)
+            backend_port = free_port()
+            backend = [sys.executable, str(BACKEND), "--port", str(backend_port)]
+            proc = launcher.spawn(backend, tmp_path / "backend.log")
+            wait_http(backend_port, "/small", proc, timeout=30)
+            ports: dict[str, int] = {}
+            for commit in (args.before, args.after):
+                sha, package = export(commit, tmp_path)
+                ports[sha] = start_jupyter(launcher, tmp_path / f"j-{sha}", package, backend_port)
+            results: dict[tuple[str, str, int], list[Run]] = {}
+            for name, conns in CASES:
+                for port in ports.values():  # warm-up, not recorded
+                    wrk(binary, f"http://127.0.0.1:{port}/{name}/small", HEADERS, conns, 1)
+                for _ in range(args.runs):
+                    for sha, port in ports.items():
+                        url = f"http://127.0.0.1:{port}/{name}/small"
+                        run = wrk(binary, url, HEADERS, conns, args.seconds)
+                        if not run["ok"]:
+                            raise RuntimeError(f"{sha} {name} c={conns}: {run['error']}")
+                        results.setdefault((sha, name, conns), []).append(run)
+            report(list(ports), results, args)
+        finally:
+            for proc in reversed(launcher.procs):
+                launcher.stop(proc)
+            launcher.sweep()
+
+
+def report(shas: list[str], results: dict[tuple[str, str, int], list[Run]], args: Any) -> None:
+    before, after = shas
+    print(f"\nGET /small through each app; medians of {args.runs} runs of {args.seconds:g} s,")
+    print(f"alternating; {time.strftime('%Y-%m-%d %H:%M')}.\n")
+    print(f"| app | conns | {before} req/s | {after} req/s | {after}/{before} | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for name, conns in CASES:
+        a, b = results[(before, name, conns)], results[(after, name, conns)]
+        ra, rb = median(a, "rps"), median(b, "rps")
+        p50 = f"{median(a, 'p50_ms'):.2f} / {median(b, 'p50_ms'):.2f}"
+        p99 = f"{median(a, 'p99_ms'):.2f} / {median(b, 'p99_ms'):.2f}"
+        print(f"| {name} | {conns} | {ra:.0f} | {rb:.0f} | {rb / ra:.3f} | {p50} | {p99} |")
+
+
+if __name__ == "__main__":
+    main()
