@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("before")
     parser.add_argument("after", nargs="?", default="HEAD")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=int, default=3)
     args = parser.parse_args()
     binary = shutil.which("wrk")
     if binary is None:
@@ -125,7 +125,7 @@ def main() -> None:
                         url = f"http://127.0.0.1:{port}/{name}/small"
                         run = wrk(binary, url, HEADERS, conns, args.seconds)
                         if not run["ok"]:
-                            raise RuntimeError(f"{sha} {name} c={conns}: {run['error']}")
+                            raise RuntimeError(f"{sha} {name} c={conns}: {run}")
                         results.setdefault((sha, name, conns), []).append(run)
             report(list(ports), results, args)
         finally:
