@@ -101,6 +101,19 @@ def test_open_websockets_are_a_gauge(metrics_server: JupyterServer) -> None:
     )
 
 
+def test_the_api_status_counts_open_websockets(metrics_server: JupyterServer) -> None:
+    """The REST API's ``websockets`` (open now) agrees with the gauge: 2 open, then 0."""
+
+    async def while_open() -> int:
+        async with ws_connect(metrics_server, "ws/ws") as one, ws_connect(metrics_server, "ws/ws"):
+            await one.send_str("ping")
+            await one.receive()
+            return int(metrics_server.api("apps/ws")["websockets"])
+
+    assert run_async(while_open()) == 2
+    wait_until(lambda: metrics_server.api("apps/ws")["websockets"] == 0, 10, "the count at 0")
+
+
 def test_process_state_starts_and_exits(metrics_server: JupyterServer) -> None:
     """state is 1 for running, then for stopped after an API stop; one start, one exit 0."""
     assert metrics_server.get("echo/ready").status == 200
