@@ -15,6 +15,8 @@ Architecture (data flows top to bottom)::
       metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
       connect.py         the one way to open a plain connection to an endpoint
+    labextension/        (repo root, TypeScript) the JupyterLab / Notebook 7 frontend, built
+                         into jupyter_app_proxy/labextension/ and shipped in the wheel
 
 Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
@@ -34,6 +36,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .extension import extension_points
 
     return extension_points()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt frontend (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jupyter-app-proxy"}]
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
