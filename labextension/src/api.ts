@@ -168,8 +168,9 @@ export async function fetchIcon(
   url: string,
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<{ type: string; body: Blob }> {
-  // icon_url is a path on this server (base URL included)
-  const response = await ServerConnection.makeRequest(url, {}, settings);
+  // icon_url is a path on this server, base URL included; makeRequest wants it whole.
+  const absolute = new URL(url, settings.baseUrl).href;
+  const response = await ServerConnection.makeRequest(absolute, {}, settings);
   if (!response.ok) {
     throw new ApiError(response.status, `GET ${url}: ${response.status}`);
   }

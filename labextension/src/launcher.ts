@@ -33,11 +33,15 @@ export function addCommands(
   addTab: (tab: AppTab) => void,
   findTab: (name: string) => AppTab | undefined
 ): void {
-  const label = (args: { name?: unknown }): string => {
+  // Launcher cards and menu entries (`isLauncher`) show the bare title.
+  const label = (args: { name?: unknown; isLauncher?: unknown }): string => {
     const found = registry.get(String(args.name ?? ''));
-    return found
-      ? trans.__('Open %1', found.title)
-      : trans.__('Open an app of jupyter-app-proxy');
+    if (!found) {
+      return trans.__('Open an app of jupyter-app-proxy');
+    }
+    return args.isLauncher === true
+      ? found.title
+      : trans.__('Open %1', found.title);
   };
   const openTab = async (name: string): Promise<AppTab | undefined> => {
     await registry.ready;
@@ -98,7 +102,7 @@ export function addLauncherCards(
     if (app.launcherEntry.enabled) {
       launcher.add({
         command: CommandIDs.open,
-        args: { name: app.name },
+        args: { name: app.name, isLauncher: true },
         category: app.launcherEntry.category || 'Notebook',
         kernelIconUrl: iconDataUrl(registry.icon(app.name)),
         rank

@@ -42,7 +42,7 @@ function ensureEntries(menu: Menu, apps: readonly IApp[]): void {
   for (const app of enabled) {
     menu.addItem({
       command: CommandIDs.open,
-      args: { name: app.name, newBrowserTab: true }
+      args: { name: app.name, newBrowserTab: true, isLauncher: true }
     });
   }
 }
