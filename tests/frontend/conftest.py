@@ -5,7 +5,7 @@ while it is started (other packages' tests use ``asyncio.run``).
 
 * ``lab``: one ``jupyter lab`` for these tests (a :class:`LabServer`, so the e2e
   helpers apply: free port, own dirs, no process left behind, a quiet log), with
-  :data:`APPS` configured: small ``http.server`` sites, each page saying its name.
+  :data:`~frontend.labapps.APPS_CONFIG`: small ``http.server`` sites, each page saying its name.
   JupyterLab is kept quiet (NOTES P11, P19): no news, no update check, a read-only
   extension manager.
 * ``browser``: Debian's headless chromium (``/usr/bin/chromium``).
@@ -16,14 +16,9 @@ while it is started (other packages' tests use ``asyncio.run``).
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import shutil
-import struct
-import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import (
@@ -36,7 +31,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from e2e.support import PY, JupyterServer, login_cookie
+from e2e.support import login_cookie
+
+from .labapps import APPS_CONFIG, LabServer, write_sites
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,100 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-#: The SVG icon's fill, to find it in the page.
-SVG_FILL = "#1e88e5"
-SVG_ICON = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
-    f'<circle cx="8" cy="8" r="7" fill="{SVG_FILL}"/></svg>'
-)
-#: The PNG icon's one colour (RGB).
-PNG_RGB = (220, 20, 60)
-
-#: The configured apps (name -> what the test expects of it).
-APPS_CONFIG = """
-def site(name):
-    return [PY, "-m", "http.server", "{port}", "--bind", "127.0.0.1",
-            "--directory", f"{SITES}/{name}"]
-
-c.ServerProxy.servers = {
-    "svgapp": {
-        "command": site("svgapp"),
-        "launcher_entry": {"title": "SVG App", "category": "Custom Apps",
-                           "icon_path": f"{SITES}/icon.svg"},
-    },
-    "pngapp": {
-        "command": site("pngapp"),
-        "new_browser_tab": False,
-        "launcher_entry": {"title": "PNG App", "icon_path": f"{SITES}/icon.png"},
-    },
-    "plainapp": {
-        "command": site("plainapp"),
-        "new_browser_tab": False,
-        "launcher_entry": {"title": "Plain App", "category": "Custom Apps"},
-    },
-    "hiddenapp": {
-        "command": site("hiddenapp"),
-        "launcher_entry": {"enabled": False, "title": "Hidden App"},
-    },
-}
-c.LabApp.news_url = None
-c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
-c.LabApp.extension_manager = "readonly"
-# window.jupyterapp on Notebook's pages: the test makes it re-read the kernelspecs
-c.JupyterNotebookApp.expose_app_in_browser = True
-"""
-APP_NAMES = ("svgapp", "pngapp", "plainapp", "hiddenapp")
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A one-colour RGB PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
-
-
-def write_sites(sites: Path) -> None:
-    """Each app's folder with an ``index.html`` naming it, and the two icons."""
-    for name in APP_NAMES:
-        (sites / name).mkdir(parents=True)
-        (sites / name / "index.html").write_text(
-            f'<!doctype html><title>{name}</title><h1 id="app">Hello from {name}</h1>'
-        )
-    (sites / "icon.svg").write_text(SVG_ICON)
-    (sites / "icon.png").write_bytes(png(16, 16, PNG_RGB))
-
-
-class LabServer(JupyterServer):
-    """A ``jupyter lab`` (JupyterLab and Notebook 7 pages) instead of a bare server."""
-
-    def command(self) -> list[str]:
-        base = super().command()
-        assert base[1:3] == ["-m", "jupyter_server"], base
-        settings = self.workdir / "lab-settings"
-        notification = settings / "@jupyterlab" / "apputils-extension"
-        notification.mkdir(parents=True, exist_ok=True)
-        (notification / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False})
-        )
-        return [
-            PY,
-            "-m",
-            "jupyterlab",
-            *base[3:],
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={self.workdir / 'lab-workspaces'}",
-        ]
-
 
 @pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
@@ -151,7 +54,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     write_sites(sites)
     server = LabServer(workdir, APPS_CONFIG, variables={"SITES": str(sites)})
     try:
-        yield server.start()  # type: ignore[misc]
+        server.start()
+        yield server
     finally:
         problems = server.finalize()
         if problems:
@@ -225,8 +129,3 @@ def lab_page(lab: LabServer, browser: Browser) -> Iterator[Callable[[str], Page]
 
         yield open_page
     assert not problems, "\n".join(problems)
-
-
-def data_url_of_png() -> str:
-    """How the PNG icon appears inside its SVG wrapper (a base64 data: URL)."""
-    return "data:image/png;base64," + base64.b64encode(png(16, 16, PNG_RGB)).decode()

@@ -6,12 +6,13 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from playwright.sync_api import Locator, Page, expect
 
 from e2e.support import PY, wait_until
 
-from .conftest import PNG_RGB, SVG_FILL, LabServer, data_url_of_png
+from .labapps import PNG_RGB, SVG_FILL, LabServer, data_url_of_png
 
 TIMEOUT = 60_000  # ms: JupyterLab's first load on a busy machine
 
@@ -29,9 +30,14 @@ def open_launcher(lab_page: Callable[[str], Page], workspace: str) -> Page:
     return page
 
 
+def decoded(data_url: str) -> str:
+    """The text of a percent-encoded ``data:`` URL."""
+    return unquote(data_url.split(",", 1)[1])
+
+
 def img_center_rgb(image: Locator) -> list[int]:
     """The colour at the centre of a loaded ``<img>``, as the browser painted it."""
-    return image.evaluate(
+    rgba: list[int] = image.evaluate(
         """img => {
             const canvas = document.createElement('canvas');
             canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
@@ -41,6 +47,7 @@ def img_center_rgb(image: Locator) -> list[int]:
             return [p[0], p[1], p[2], p[3]];
         }"""
     )
+    return rgba
 
 
 def test_cards_have_their_titles_categories_and_icons(
@@ -70,7 +77,7 @@ def test_cards_have_their_titles_categories_and_icons(
     expect(image).to_be_visible()
     src = image.get_attribute("src") or ""
     assert src.startswith("data:image/svg+xml"), src[:80]
-    assert "<image" in _decoded(src) and data_url_of_png() in _decoded(src)
+    assert "<image" in decoded(src) and data_url_of_png() in decoded(src)
     wait_until(lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"), 10, "img")
     assert img_center_rgb(image) == [*PNG_RGB, 255]
     expect(png_card.locator(".jp-LauncherCard-noKernelIcon")).to_have_count(0)
@@ -80,12 +87,6 @@ def test_cards_have_their_titles_categories_and_icons(
     card_titles = page.locator(".jp-LauncherCard-label").all_inner_texts()
     assert {"SVG App", "PNG App", "Plain App"} <= set(card_titles), card_titles
     page.locator(".jp-LauncherCard").first.screenshot(path=tmp_path / "first-card.png")
-
-
-def _decoded(data_url: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(data_url.split(",", 1)[1])
 
 
 def test_new_browser_tab_card_opens_the_app_in_a_new_page(
