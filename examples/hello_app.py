@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import os
+import time
 
 from aiohttp import web
 
@@ -29,7 +30,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--unix-socket", default="")
+    parser.add_argument("--start-delay", type=float, default=0.0, help="seconds of 'loading'")
     args = parser.parse_args()
+    for step in range(int(args.start_delay)):
+        print(f"loading part {step + 1} of {int(args.start_delay)}...", flush=True)
+        time.sleep(1)
     app = web.Application()
     app.add_routes([web.get("/", index), web.get("/stream", stream)])
     if args.unix_socket:
