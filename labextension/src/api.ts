@@ -55,6 +55,8 @@ export interface IAppStatus {
 export interface IApp {
   name: string;
   title: string;
+  /** Started and stopped by jupyter-app-proxy (false: pre-started, or unknown). */
+  managed: boolean;
   launcherEntry: ILauncherEntry;
   newBrowserTab: boolean;
 }
@@ -122,6 +124,55 @@ export async function control(
   return (await response.json()) as IAppStatus;
 }
 
+/** One line of an app's output (`LogLine` in docs/rest-api.yaml). */
+export interface ILogLine {
+  seq: number;
+  time: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+/** A page of buffered output: the lines after `since`, and what to ask for next. */
+export interface ILogPage {
+  lines: ILogLine[];
+  next: number;
+  dropped: number;
+}
+
+/** The buffered output lines of `name` after the seq `since` (at most `limit`). */
+export async function fetchLogs(
+  name: string,
+  since: number,
+  limit = 1000,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<ILogPage> {
+  const query = URLExt.objectToQueryString({ since, limit });
+  return getJSON<ILogPage>(
+    `${API}/apps/${encodeURIComponent(name)}/logs${query}`,
+    settings
+  );
+}
+
+/**
+ * The absolute URL of an event stream of the API (`events`, `apps/<name>/logs/stream`)
+ * for an `EventSource`, which sends Jupyter's login cookie; the token goes in the
+ * query only where Jupyter puts it in websocket URLs too (`appendToken`).
+ */
+export function streamUrl(
+  path: string,
+  query: Record<string, number> = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): string {
+  const params: Record<string, string | number> = { ...query };
+  if (settings.appendToken && settings.token) {
+    params.token = settings.token;
+  }
+  return (
+    URLExt.join(settings.baseUrl, API, path) +
+    URLExt.objectToQueryString(params)
+  );
+}
+
 /**
  * The apps to offer: from our API, or from `server-proxy/servers-info` when the
  * server has no app API (404).
@@ -133,6 +184,7 @@ export async function listApps(
     return (await listStatuses(settings)).map(status => ({
       name: status.name,
       title: status.title,
+      managed: status.managed,
       launcherEntry: status.launcher_entry,
       newBrowserTab: status.new_browser_tab
     }));
@@ -149,6 +201,7 @@ export async function listApps(
     .map(server => ({
       name: server.name,
       title: server.launcher_entry.title || server.name,
+      managed: false, // no app API: nothing to start, stop or read logs from
       launcherEntry: server.launcher_entry,
       newBrowserTab: server.new_browser_tab ?? true
     }))
