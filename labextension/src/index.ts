@@ -3,9 +3,14 @@
  * offers, a launcher card, a palette command and (Notebook's tree) a "New" menu entry;
  * apps open in a browser tab or in a restorable JupyterLab tab.
  *
+ * Started apps are listed in the Running sidebar, with their state kept current
+ * from one event stream, and each has a log tab and restart / stop commands.
+ *
  * Modules: `api` (REST client and types), `icons` (LabIcons from `icon_url`),
  * `launcher` (commands, cards, palette), `apptab` (the iframe tab), `notebook`
- * (Notebook 7's "New" menu).
+ * (Notebook 7's "New" menu), `events` (the shared status stream), `control`
+ * (restart, stop, logs commands), `running` (the Running section), `logview` (the
+ * log tab).
  */
 import {
   ILayoutRestorer,
@@ -16,11 +21,14 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
+import { IRunningSessionManagers } from '@jupyterlab/running';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { IApp, listApps } from './api';
 import { AppTab, createTracker } from './apptab';
+import { addControlCommands, addControlPaletteItems } from './control';
+import { AppStatuses } from './events';
 import { appIcon, iconFor } from './icons';
 import {
   CommandIDs,
@@ -29,7 +37,9 @@ import {
   addLauncherCards,
   addPaletteItems
 } from './launcher';
+import { LogPanel, createLogTracker } from './logview';
 import { addToNewMenu, isNotebookTree } from './notebook';
+import { addRunningSection } from './running';
 
 /** Loads the app list and icons once; what the commands look apps up in. */
 class AppRegistry implements IAppRegistry {
@@ -81,7 +91,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILauncher,
     ICommandPalette,
     ILayoutRestorer,
-    IDefaultFileBrowser
+    IDefaultFileBrowser,
+    IRunningSessionManagers
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -89,7 +100,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     launcher: ILauncher | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    running: IRunningSessionManagers | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyter_app_proxy');
     const registry = new AppRegistry();
@@ -104,11 +116,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
       },
       name => tracker.find(tab => tab.appName === name)
     );
+    const statuses = new AppStatuses();
+    statuses.connect();
+    const logTracker = createLogTracker();
+    addControlCommands({
+      app,
+      registry,
+      statuses,
+      trans,
+      addLogs: (panel: LogPanel) => {
+        app.shell.add(panel, 'main');
+        void logTracker.add(panel);
+      },
+      findLogs: name => logTracker.find(panel => panel.appName === name)
+    });
+    if (running) {
+      addRunningSection(running, statuses, registry, app.commands, trans);
+    }
     if (restorer) {
       void restorer.restore(tracker, {
         command: CommandIDs.openTab,
         args: tab => ({ name: tab.appName }),
         name: tab => tab.appName
+      });
+      void restorer.restore(logTracker, {
+        command: CommandIDs.showLogs,
+        args: panel => ({ name: panel.appName }),
+        name: panel => panel.appName
       });
     }
     void registry.ready.then(() => {
@@ -117,6 +151,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       if (palette) {
         addPaletteItems(palette, registry.apps, trans);
+        addControlPaletteItems(palette, registry.apps, trans);
       }
       const page = PageConfig.getOption('notebookPage');
       if (browser && isNotebookTree(page)) {

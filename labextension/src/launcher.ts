@@ -14,7 +14,13 @@ export const CommandIDs = {
   /** Open an app (args: `{name}`, optional `newBrowserTab`) as configured: a browser tab or a Lab tab. */
   open: 'app-proxy:open',
   /** Open an app (args: `{name}`) in a JupyterLab tab; used by the restorer. */
-  openTab: 'app-proxy:open-tab'
+  openTab: 'app-proxy:open-tab',
+  /** Restart a managed app (args: `{name}`). */
+  restart: 'app-proxy:restart',
+  /** Stop a managed app (args: `{name}`). */
+  stop: 'app-proxy:stop',
+  /** Open (or show) the app's log tab (args: `{name}`). */
+  showLogs: 'app-proxy:show-logs'
 } as const;
 
 /** The apps known to this page, with their icons, once loaded. */

@@ -1,0 +1,102 @@
+/**
+ * An "Apps" section in the Running sidebar (JupyterLab's, and Notebook 7's Running
+ * tab): every managed app that was started and is not stopped, with its state and
+ * uptime, live from {@link AppStatuses}. A click opens the app; the item's shut-down
+ * button stops it; its context menu restarts it or shows its logs.
+ */
+import { CommandRegistry } from '@lumino/commands';
+import { IRunningSessionManagers, IRunningSessions } from '@jupyterlab/running';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+
+import { AppState, IAppStatus, control } from './api';
+import { RUNNING_ITEM_CLASS } from './control';
+import { AppStatuses } from './events';
+import { CommandIDs, IAppRegistry } from './launcher';
+
+/** The states the section lists: everything between a start and a stop. */
+export const LISTED_STATES: readonly AppState[] = [
+  'starting',
+  'running',
+  'stopping',
+  'crashed',
+  'failed'
+];
+
+/** The uptime labels refresh this often while an app is listed (no server request). */
+const CLOCK_MS = 30_000;
+
+/** How long the app has been up (since ready, else since its start), e.g. "5 min". */
+export function uptime(
+  status: IAppStatus,
+  trans: TranslationBundle,
+  now: number = Date.now()
+): string {
+  const since = status.ready_at ?? status.started_at;
+  if (!since) {
+    return '';
+  }
+  const minutes = Math.floor((now - Date.parse(since)) / 60_000);
+  if (minutes < 1) {
+    return trans.__('less than a minute');
+  }
+  if (minutes < 60) {
+    return trans._n('%1 minute', '%1 minutes', minutes);
+  }
+  const hours = Math.floor(minutes / 60);
+  return trans.__('%1 h %2 min', hours, minutes % 60);
+}
+
+/** Register the section; `statuses` must be connected by the caller. */
+export function addRunningSection(
+  managers: IRunningSessionManagers,
+  statuses: AppStatuses,
+  registry: IAppRegistry,
+  commands: CommandRegistry,
+  trans: TranslationBundle
+): void {
+  const changed = new Signal<AppStatuses, void>(statuses);
+  const listed = (): IAppStatus[] =>
+    statuses.all.filter(s => s.managed && LISTED_STATES.includes(s.state));
+  statuses.changed.connect(() => changed.emit());
+  window.setInterval(() => {
+    if (listed().length) {
+      changed.emit();
+    }
+  }, CLOCK_MS);
+
+  const item = (status: IAppStatus): IRunningSessions.IRunningItem => {
+    const { name, title, state } = status;
+    return {
+      className: `${RUNNING_ITEM_CLASS} jp-AppProxy-state-${state}`,
+      context: name,
+      icon: () => registry.icon(name),
+      label: () => title,
+      labelTitle: () =>
+        trans.__('%1 (%2), %3', title, status.url, state) +
+        (status.error ? `: ${status.error}` : ''),
+      detail: () => {
+        const up = state === 'running' ? uptime(status, trans) : '';
+        return up ? trans.__('%1 · %2', state, up) : state;
+      },
+      open: () => void commands.execute(CommandIDs.open, { name }),
+      shutdown: () => void control(name, 'stop')
+    };
+  };
+
+  managers.add({
+    name: trans.__('Apps'),
+    running: () => listed().map(item),
+    refreshRunning: () => undefined, // kept current by the event stream
+    runningChanged: changed,
+    shutdownAll: () => {
+      for (const status of listed()) {
+        void control(status.name, 'stop');
+      }
+    },
+    shutdownLabel: trans.__('Stop'),
+    shutdownAllLabel: trans.__('Stop All'),
+    shutdownAllConfirmationText: () =>
+      trans.__('Stop all apps? Their unsaved work may be lost.')
+  });
+}
