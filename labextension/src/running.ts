@@ -26,7 +26,7 @@ export const LISTED_STATES: readonly AppState[] = [
 /** The uptime labels refresh this often while an app is listed (no server request). */
 const CLOCK_MS = 30_000;
 
-/** How long the app has been up (since ready, else since its start), e.g. "5 min". */
+/** How long the app has been up (since ready, else since its start): "5 min", "2 h 5 min". */
 export function uptime(
   status: IAppStatus,
   trans: TranslationBundle,
@@ -38,10 +38,10 @@ export function uptime(
   }
   const minutes = Math.floor((now - Date.parse(since)) / 60_000);
   if (minutes < 1) {
-    return trans.__('less than a minute');
+    return trans.__('< 1 min');
   }
   if (minutes < 60) {
-    return trans._n('%1 minute', '%1 minutes', minutes);
+    return trans.__('%1 min', minutes);
   }
   const hours = Math.floor(minutes / 60);
   return trans.__('%1 h %2 min', hours, minutes % 60);
@@ -72,13 +72,18 @@ export function addRunningSection(
       context: name,
       icon: () => registry.icon(name),
       label: () => title,
-      labelTitle: () =>
-        trans.__('%1 (%2), %3', title, status.url, state) +
-        (status.error ? `: ${status.error}` : ''),
-      detail: () => {
+      // The sidebar is narrow: a running app's detail is its uptime, any other's its
+      // state; the tooltip says both.
+      labelTitle: () => {
         const up = state === 'running' ? uptime(status, trans) : '';
-        return up ? trans.__('%1 · %2', state, up) : state;
+        const what = up ? trans.__('%1 for %2', state, up) : state;
+        return (
+          trans.__('%1 (%2): %3', title, status.url, what) +
+          (status.pid ? trans.__(', pid %1', status.pid) : '') +
+          (status.error ? `; ${status.error}` : '')
+        );
       },
+      detail: () => (state === 'running' && uptime(status, trans)) || state,
       open: () => void commands.execute(CommandIDs.open, { name }),
       shutdown: () => void control(name, 'stop')
     };
