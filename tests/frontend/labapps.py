@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
+
+from playwright.sync_api import Locator, Page
 
 from e2e.support import PY, JupyterServer
 
@@ -45,6 +49,17 @@ c.ServerProxy.servers = {
         "command": site("hiddenapp"),
         "launcher_entry": {"enabled": False, "title": "Hidden App"},
     },
+    # Two printers (LOG_APP), no cards: the Running panel's and the log view's tests.
+    "runapp": {
+        "command": [PY, f"{SITES}/logapp.py", "{port}"],
+        "new_browser_tab": False,
+        "launcher_entry": {"enabled": False, "title": "Run App"},
+    },
+    "logapp": {
+        "command": [PY, f"{SITES}/logapp.py", "{port}"],
+        "new_browser_tab": False,
+        "launcher_entry": {"enabled": False, "title": "Log App"},
+    },
 }
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
@@ -53,6 +68,40 @@ c.LabApp.extension_manager = "readonly"
 c.JupyterNotebookApp.expose_app_in_browser = True
 """
 APP_NAMES = ("svgapp", "pngapp", "plainapp", "hiddenapp")
+
+#: What LOG_APP prints when it starts, on stdout and on stderr.
+HELLO_STDOUT = "logapp says hello on stdout"
+HELLO_STDERR = "logapp warns on stderr"
+#: An app that prints a line on each stream at start, and ``GET /print?text=T&n=N`` prints
+#: ``T 0`` .. ``T N-1`` on stdout (``stream=stderr``: on stderr).
+LOG_APP = f"""
+import http.server, sys, urllib.parse
+
+print({HELLO_STDOUT!r}, flush=True)
+print({HELLO_STDERR!r}, file=sys.stderr, flush=True)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/print":
+            out = sys.stderr if query.get("stream") == "stderr" else sys.stdout
+            for i in range(int(query.get("n", "1"))):
+                print(f"{{query.get('text', 'line')}} {{i}}", file=out, flush=True)
+        body = b"<!doctype html><title>logapp</title><h1 id=app>Hello from logapp</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -79,6 +128,7 @@ def write_sites(sites: Path) -> None:
         (sites / name / "index.html").write_text(
             f'<!doctype html><title>{name}</title><h1 id="app">Hello from {name}</h1>'
         )
+    (sites / "logapp.py").write_text(LOG_APP)
     (sites / "icon.svg").write_text(SVG_ICON)
     (sites / "icon.png").write_bytes(png(16, 16, PNG_RGB))
 
@@ -103,6 +153,16 @@ class LabServer(JupyterServer):
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={self.workdir / 'lab-workspaces'}",
         ]
+
+
+def save_screenshot(target: Page | Locator, tmp_path: Path, name: str) -> None:
+    """A screenshot in the test's ``tmp_path``, and in ``$JAP_SCREENSHOTS`` when that is set
+    (a folder, for the docs)."""
+    target.screenshot(path=tmp_path / name)
+    folder = os.environ.get("JAP_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / name, Path(folder) / name)
 
 
 def data_url_of_png() -> str:

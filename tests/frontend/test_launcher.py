@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from e2e.support import PY, wait_until
 
-from .labapps import PNG_RGB, SVG_FILL, LabServer, data_url_of_png
+from .labapps import PNG_RGB, SVG_FILL, LabServer, data_url_of_png, save_screenshot
 
 TIMEOUT = 60_000  # ms: JupyterLab's first load on a busy machine
 
@@ -55,7 +55,7 @@ def test_cards_have_their_titles_categories_and_icons(
 ) -> None:
     """One card per enabled app, titled, in its category, with its icon painted."""
     page = open_launcher(lab_page, "cards")
-    page.screenshot(path=tmp_path / "launcher.png")
+    save_screenshot(page, tmp_path, "launcher.png")
 
     # An SVG icon in a custom category: the app's own SVG, inline.
     svg_card = card(page, "SVG App")
