@@ -126,3 +126,22 @@ def test_stop_all_asks_then_stops_every_app(
     for name in ("runapp", "logapp"):
         wait_state(lab, name, "stopped")
     expect(page.locator("#jp-running-sessions .jp-AppProxy-runningItem")).to_have_count(0)
+
+
+def test_notebook_running_tab_lists_apps_live(
+    lab: LabServer, lab_page: Callable[[str], Page], tmp_path: Path
+) -> None:
+    """Notebook 7's Running tab has the same section; it follows starts and stops made
+    elsewhere (here: the REST API) without a reload."""
+    page = lab_page("tree")
+    running_tab = page.locator(".lm-TabBar-tab", has_text="Running")
+    expect(running_tab).to_be_visible(timeout=TIMEOUT)
+    running_tab.click()
+    entry = page.locator('.jp-AppProxy-runningItem[data-context="runapp"]')
+    expect(page.locator(".jp-RunningSessions-section").first).to_be_visible()
+    expect(entry).to_have_count(0)
+    lab.api("apps/runapp/start?wait=1", method="POST")
+    expect(entry.locator(".jp-RunningSessions-itemLabel")).to_have_text("Run App")
+    page.screenshot(path=tmp_path / "notebook-running.png")
+    lab.api("apps/runapp/stop", method="POST")
+    expect(entry).to_have_count(0)
