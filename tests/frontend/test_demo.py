@@ -2,7 +2,7 @@
 
 A newcomer's first view: three cards; "Hello app" opens in a Lab tab and shows its start
 page, then the app; "Broken app" opens a new page that ends on its failure. Set
-``JAP_SCREENSHOTS`` to a folder to keep ``launcher.png`` and ``lab-tab-starting.png``.
+``JAP_SCREENSHOTS`` to a folder to keep ``demo-launcher.png`` and ``lab-tab-starting.png``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_the_demo_shows_its_apps_starting_running_and_failing(
             expect(card(page, title)).to_be_visible(timeout=TIMEOUT)
             assert card(page, title).get_attribute("data-category") == "Example apps"
         card(page, "Hello app").scroll_into_view_if_needed()
-        screenshot(page, "launcher.png", tmp_path)
+        screenshot(page, "demo-launcher.png", tmp_path)
 
         with context.expect_page() as info:  # a new browser tab: the launcher stays
             card(page, "Broken app").click()
