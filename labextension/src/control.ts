@@ -8,7 +8,7 @@ import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { IApp, control } from './api';
+import { IApp, control, listStatuses } from './api';
 import { AppStatuses } from './events';
 import { CommandIDs, IAppRegistry } from './launcher';
 import { LogPanel } from './logview';
@@ -75,6 +75,24 @@ export function addControlCommands(context: IControlContext): void {
     label: args => trans.__('Stop %1', titleOf(args)),
     execute: args => act(targetName(app, args), 'stop')
   });
+  // A tab being made per app, so that two quick calls (restorer, user) give one.
+  const opening = new Map<string, Promise<LogPanel>>();
+  const newLogPanel = async (target: IApp): Promise<LogPanel> => {
+    // Its log_since says where the current run's output begins.
+    const status =
+      statuses.get(target.name) ??
+      (await listStatuses().catch(() => [])).find(s => s.name === target.name);
+    const panel = new LogPanel(
+      target.name,
+      target.title,
+      status,
+      registry.icon(target.name),
+      trans,
+      () => act(target.name, 'restart')
+    );
+    context.addLogs(panel);
+    return panel;
+  };
   app.commands.addCommand(CommandIDs.showLogs, {
     label: args => trans.__('Show logs of %1', titleOf(args)),
     icon: args => registry.icon(targetName(app, args)),
@@ -88,15 +106,13 @@ export function addControlCommands(context: IControlContext): void {
       }
       let panel = context.findLogs(name);
       if (!panel || panel.isDisposed) {
-        panel = new LogPanel(
-          name,
-          target.title,
-          statuses.get(name),
-          registry.icon(name),
-          trans,
-          () => act(name, 'restart')
-        );
-        context.addLogs(panel);
+        let pending = opening.get(name);
+        if (!pending) {
+          pending = newLogPanel(target);
+          opening.set(name, pending);
+          void pending.finally(() => opening.delete(name));
+        }
+        panel = await pending;
       }
       app.shell.activateById(panel.id);
       return panel;

@@ -2,14 +2,15 @@
  * An "Apps" section in the Running sidebar (JupyterLab's, and Notebook 7's Running
  * tab): every managed app that was started and is not stopped, with its state and
  * uptime, live from {@link AppStatuses}. A click opens the app; the item's shut-down
- * button stops it; its context menu restarts it or shows its logs.
+ * button stops it; its context menu restarts it or shows its logs. Both go through
+ * the commands, so a refusal is shown, not lost.
  */
 import { CommandRegistry } from '@lumino/commands';
 import { IRunningSessionManagers, IRunningSessions } from '@jupyterlab/running';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 
-import { AppState, IAppStatus, control } from './api';
+import { AppState, IAppStatus } from './api';
 import { RUNNING_ITEM_CLASS } from './control';
 import { AppStatuses } from './events';
 import { CommandIDs, IAppRegistry } from './launcher';
@@ -85,7 +86,7 @@ export function addRunningSection(
       },
       detail: () => (state === 'running' && uptime(status, trans)) || state,
       open: () => void commands.execute(CommandIDs.open, { name }),
-      shutdown: () => void control(name, 'stop')
+      shutdown: () => void commands.execute(CommandIDs.stop, { name })
     };
   };
 
@@ -96,7 +97,7 @@ export function addRunningSection(
     runningChanged: changed,
     shutdownAll: () => {
       for (const status of listed()) {
-        void control(status.name, 'stop');
+        void commands.execute(CommandIDs.stop, { name: status.name });
       }
     },
     shutdownLabel: trans.__('Stop'),
