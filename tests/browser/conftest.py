@@ -17,7 +17,6 @@ while it is started, so it must be stopped before other packages' tests use asyn
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -30,32 +29,14 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from browser.chromium import launch
 from e2e.support import JupyterServer, login_cookie
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
-
-
-def launch(playwright: Playwright, *extra_args: str) -> Browser:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: run ./scripts/install (apt-get install chromium)"
-    return playwright.chromium.launch(
-        executable_path=chromium, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
-    )
 
 
 @pytest.fixture(scope="package")

@@ -17,7 +17,6 @@ while it is started (other packages' tests use ``asyncio.run``).
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -31,20 +30,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from browser.chromium import launch
 from e2e.support import login_cookie
 
 from .labapps import APPS_CONFIG, LabServer, write_sites
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="package")
@@ -70,11 +59,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: run ./scripts/install (apt-get install chromium)"
-    browser = playwright.chromium.launch(
-        executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-    )
+    browser = launch(playwright)
     yield browser
     browser.close()
 
