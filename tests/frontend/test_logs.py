@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from .labapps import HELLO_STDERR, HELLO_STDOUT, LabServer, save_screenshot
 
 TIMEOUT = 60_000  # ms: JupyterLab's first load on a busy machine
 API_WAIT = 30  # s
+THEME_SETTINGS = "lab/api/settings/@jupyterlab/apputils-extension:themes"
 
 
 def app_status(lab: LabServer, name: str) -> dict[str, Any]:
@@ -111,3 +114,42 @@ def test_log_view_shows_output_live_and_restarts(
     expect(page.locator(".jp-AppProxy-logPanel")).to_have_count(1)
     lab.api("apps/logapp/stop", method="POST")
     expect(panel.locator(".jp-AppProxy-logState")).to_have_text("State: stopped")
+
+
+def luminance(css_color: str) -> float:
+    """0 (black) to 1 (white), from a computed ``rgb(...)``/``rgba(...)`` colour."""
+    channels = [float(x) for x in css_color[css_color.index("(") + 1 : -1].split(",")[:3]]
+    return (0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]) / 255
+
+
+def test_log_view_follows_the_dark_theme(
+    lab: LabServer, lab_page: Callable[[str], Page], tmp_path: Path
+) -> None:
+    """With JupyterLab Dark the view is dark with light text, stderr still distinct: its
+    colours come from JupyterLab's CSS variables, not fixed ones."""
+    try:
+        lab.api("apps/logapp/start?wait=1", method="POST")
+        page = lab_page("lab/workspaces/dark?reset")
+        expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=TIMEOUT)
+        page.get_by_role("menuitem", name="Settings").click()
+        page.locator(".lm-Menu-item", has_text=re.compile("^Theme$")).hover()
+        page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+        expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=TIMEOUT)
+        show_logs(page, "Log App")
+        panel = page.locator('.jp-AppProxy-logPanel[data-app-proxy-name="logapp"]')
+        stdout, stderr = lines(panel, HELLO_STDOUT), lines(panel, HELLO_STDERR)
+        expect(stdout).to_be_visible()
+        background = panel.locator(".jp-AppProxy-logLines").evaluate(
+            """n => { for (let e = n; e; e = e.parentElement) {
+                        const c = getComputedStyle(e).backgroundColor;
+                        if (c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') return c; }
+                      return 'rgb(255, 255, 255)'; }"""
+        )
+        text = stdout.evaluate("n => getComputedStyle(n).color")
+        assert luminance(background) < 0.3 < 0.6 < luminance(text), (background, text)
+        assert stderr.evaluate("n => getComputedStyle(n).color") != text
+        save_screenshot(page, tmp_path, "log-view-dark.png")
+    finally:  # the theme is a user setting of the shared lab: back to light for the others
+        light = json.dumps({"raw": json.dumps({"theme": "JupyterLab Light"})}).encode()
+        r = lab.request("PUT", THEME_SETTINGS, body=light)
+        assert r.status == 204, r
