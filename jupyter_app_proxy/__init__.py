@@ -2,7 +2,8 @@
 
 Architecture (data flows top to bottom)::
 
-    extension.py         wiring: c.ServerProxy -> specs -> Registry -> routes; stop on shutdown
+    extension.py         the Jupyter Server extension: wiring's routes in Jupyter's router
+    wiring.py            config -> specs -> Registry, pool, context -> routes; stop (per host)
       coexistence.py     our routes ahead of every other extension's (Jupyter Server Proxy's)
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
       handlers/          HOW Jupyter reaches it: tornado handlers, auth first, error pages,
@@ -20,7 +21,7 @@ Architecture (data flows top to bottom)::
 
 Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
-or ``proxy``; only ``extension`` imports ``handlers``. Pure decisions (parsing,
+or ``proxy``; only ``wiring`` imports ``handlers``. Pure decisions (parsing,
 state transitions, backoff, path/header/Location rewriting, websocket frame
 boundaries, the start page's HTML) live in modules without I/O and are unit-tested on their own.
 """
