@@ -118,7 +118,10 @@ def _assignments(values: dict[str, Any]) -> str:
 class Hub:
     """One JupyterHub subprocess (with its proxy) in ``workdir``; see the module docstring."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, hub_config: str = "", singleuser_config: str = "") -> None:
+        """``hub_config`` and ``singleuser_config`` are appended to the Hub's config and to
+        the single-user servers' (after :data:`SINGLEUSER_CONFIG`): a test module's own
+        settings and apps."""
         self.workdir = workdir
         self.config_dir = workdir / "jupyter-config"
         for d in (self.config_dir, workdir / "jupyter-data", workdir / "jupyter-runtime"):
@@ -131,7 +134,7 @@ class Hub:
         self.singleuser_log_file = workdir / "singleuser.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_handle: Any = None
-        self._write_configs()
+        self._write_configs(hub_config, singleuser_config)
 
     # -- set-up
 
@@ -145,7 +148,7 @@ class Hub:
             MARKER_ENV: self.marker,
         }
 
-    def _write_configs(self) -> None:
+    def _write_configs(self, hub_config: str, singleuser_config: str) -> None:
         hub_values = {
             "WORKDIR": str(self.workdir),
             "PUBLIC_PORT": self.port,
@@ -157,9 +160,10 @@ class Hub:
             "SINGLEUSER": str(SINGLEUSER),
             "SINGLEUSER_ENV": self._singleuser_env(),
         }
-        (self.workdir / "jupyterhub_config.py").write_text(_assignments(hub_values) + HUB_CONFIG)
+        hub = _assignments(hub_values) + HUB_CONFIG + hub_config
+        (self.workdir / "jupyterhub_config.py").write_text(hub)
         apps = {"PY": PY, "ECHO": str(ECHO), "WS_APP": str(WS_APP)}
-        config = _assignments(apps) + SINGLEUSER_CONFIG
+        config = _assignments(apps) + SINGLEUSER_CONFIG + singleuser_config
         (self.config_dir / "jupyter_server_config.py").write_text(config)
 
     def start(self) -> Hub:
@@ -302,9 +306,9 @@ def _read(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def running_hub(workdir: Path) -> Iterator[Hub]:
+def running_hub(workdir: Path, hub_config: str = "", singleuser_config: str = "") -> Iterator[Hub]:
     """Start a :class:`Hub`; on exit stop it and fail on leftovers or tracebacks."""
-    hub = Hub(workdir)
+    hub = Hub(workdir, hub_config, singleuser_config)
     try:
         yield hub.start()
     finally:
