@@ -5,7 +5,9 @@
 browser's EventSource resumes where it left off), and ``event: state`` when the
 app's state changes. ``GET events`` sends ``event: status`` for every app's
 state change. Both are GETs, so a browser's EventSource with Jupyter's cookie
-works (no XSRF token needed); they still need Jupyter's login and ``read``.
+works; they still need Jupyter's login and ``read``. Behind JupyterHub a cookie-only GET in
+cors mode (an EventSource's) also needs an XSRF token, which an EventSource cannot send as a
+header: the start page and the frontend put it in the URL (``?_xsrf=``).
 
 Rule 1: the registry's listeners only put bytes into the stream's
 :class:`~.streams.Outbox` (no I/O, no await); the handler's loop writes and

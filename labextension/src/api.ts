@@ -155,8 +155,9 @@ export async function fetchLogs(
 
 /**
  * The absolute URL of an event stream of the API (`events`, `apps/<name>/logs/stream`)
- * for an `EventSource`, which sends Jupyter's login cookie; the token goes in the
- * query only where Jupyter puts it in websocket URLs too (`appendToken`).
+ * for an `EventSource`, which sends Jupyter's login cookie; the `_xsrf` cookie's value
+ * goes in the query (JupyterHub asks for it), the token only where Jupyter puts it in
+ * websocket URLs too (`appendToken`).
  */
 export function streamUrl(
   path: string,
@@ -167,10 +168,22 @@ export function streamUrl(
   if (settings.appendToken && settings.token) {
     params.token = settings.token;
   }
+  // An EventSource cannot send X-XSRFToken, and JupyterHub refuses a cookie-authenticated
+  // request in cors mode (what an EventSource sends) without an XSRF token: send it here.
+  const xsrf = xsrfCookie();
+  if (xsrf) {
+    params._xsrf = xsrf;
+  }
   return (
     URLExt.join(settings.baseUrl, API, path) +
     URLExt.objectToQueryString(params)
   );
+}
+
+/** The `_xsrf` cookie of this page (Jupyter's, or JupyterHub's for a single-user server). */
+function xsrfCookie(): string {
+  const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  return match ? decodeURIComponent(match[1]) : '';
 }
 
 /**

@@ -210,23 +210,34 @@ EVENT_SOURCE = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: JupyterHub refuses cookie auth on a cors-mode GET without _xsrf,"
-    " and the frontend's and the start page's EventSource URLs carry none",
-)
 def test_a_browsers_event_source_gets_her_streams(hub: Hub, alice: requests.Session) -> None:
-    """The JupyterLab frontend and the start page open events and logs/stream with an
-    EventSource (cookies only), which must get the stream behind JupyterHub too."""
+    """The start page and the JupyterLab frontend open ``events`` and ``logs/stream`` with an
+    EventSource: cookies only, cors mode, no headers of its own. JupyterHub refuses such a
+    GET without an XSRF token (403), so both put the ``_xsrf`` cookie's value in the URL, as
+    here; the start page also sends it with its status fetch."""
+    xsrf = _xsrf(alice)
+    assert xsrf
     for path in (API + "events", API + "apps/echo/logs/stream"):
         with alice.get(
+            hub.url + path, headers=EVENT_SOURCE, stream=True, timeout=REQUEST_TIMEOUT
+        ) as bare:
+            assert bare.status_code == 403, (path, "JupyterHub's rule, why _xsrf is sent")
+        with alice.get(
             hub.url + path,
+            params={"_xsrf": xsrf},
             headers=EVENT_SOURCE,
             stream=True,
             allow_redirects=False,
             timeout=REQUEST_TIMEOUT,
         ) as r:
             assert r.status_code == 200, (path, r.status_code, r.text)
+            assert r.headers["Content-Type"].startswith("text/event-stream"), r.headers
+    status = alice.get(
+        hub.url + API + "apps/echo",
+        headers={**EVENT_SOURCE, "Accept": "*/*", "X-XSRFToken": xsrf},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert status.status_code == 200 and status.json()["name"] == "echo", status.text
 
 
 # ------------------------------------------------------------ 2. nobody else's

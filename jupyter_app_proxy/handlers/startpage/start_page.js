@@ -84,13 +84,19 @@
   }
 
   async function refresh() {
-    const response = await fetch(data.status, { credentials: 'same-origin' });
+    const response = await fetch(data.status, {
+      credentials: 'same-origin',
+      headers: { 'X-XSRFToken': data.xsrf }
+    });
     if (response.ok) {
       apply(await response.json());
     }
   }
 
-  const events = new EventSource(`${data.stream}?since=${encodeURIComponent(data.since)}`);
+  // _xsrf: JupyterHub refuses a cookie-authenticated GET in cors mode (an EventSource's,
+  // which cannot send headers) without an XSRF token.
+  const query = `since=${encodeURIComponent(data.since)}&_xsrf=${encodeURIComponent(data.xsrf)}`;
+  const events = new EventSource(`${data.stream}?${query}`);
   events.addEventListener('message', event => {
     const line = JSON.parse(event.data);
     append(line.text, `jap-line jap-${line.stream}`);
