@@ -14,8 +14,8 @@ share them. A stop sets STOPPING at once, and while it runs no start is decided
 (``ensure_ready`` and ``start`` wait for it and decide again; at shutdown
 ``ensure_ready`` raises :class:`AppStopping`).
 Rule 2: only the stop task cancels a start, once, and only while the start is
-spawning or waiting for readiness (``_Attempt.cancellable``), never during its
-clean-up; run clean-up itself runs once per run in its own task (``_Run.end``).
+spawning or waiting for readiness (``Attempt.cancellable``), never during its
+clean-up; run clean-up itself runs once per run in its own task (``Run.end``).
 Rule 3: waiters of a start that a stop cancelled get :class:`AppStopping`, also
 when it was cancelled before it began (``_await_start``), never a bare
 ``CancelledError``.
@@ -28,19 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..endpoint import Endpoint
 from ..spec.model import ServerSpec
-from ..spec.templates import CallableArgumentError, resolve_list, resolve_mapping
 from ..tasks import spawn
-from . import launcher, ports, watchdog
+from . import launcher, plan, ports, watchdog
 from .backoff import CrashBackoff, readiness_delay
 from .errors import (
-    AppConfigError,
     AppCrashLooping,
     AppExitedDuringStart,
     AppStartTimeout,
@@ -48,66 +44,13 @@ from .errors import (
     AppUnavailable,
 )
 from .logbuffer import LineSplitter, LogBuffer, LogLine
-from .readiness import accepts_connections, answers_http
+from .run import Attempt, Run
 from .state import ProcessState, check_transition, state_after_end
 from .status import AppStatus, RunRecord, WallClock, build_status, utc_now
 
 StateListener = Callable[["SupervisedApp", ProcessState, ProcessState], None]
 LogListener = Callable[["SupervisedApp", LogLine], None]
-OUTPUT_DRAIN_TIMEOUT = 0.5  # after an exit, wait this long for the last lines of output
 _S = ProcessState
-
-
-@dataclass
-class _Run:
-    """One process of the app: what must be cleaned up when it ends.
-
-    Clean-up always works on its own run, so a late clean-up of an old run
-    cannot remove the socket or readers of the next one. It runs once, in its
-    own task, whoever asks first; later callers (and cancelled ones) only wait.
-    """
-
-    proc: asyncio.subprocess.Process
-    started_at: float
-    private_socket: str
-    pumps: list[asyncio.Task[None]] = field(default_factory=list)
-    watcher: asyncio.Task[None] | None = None
-    ending: asyncio.Task[None] | None = None
-
-    async def finish_pumps(self) -> None:
-        """Let the output readers take the last lines, but don't wait on grandchildren."""
-        pumps, self.pumps = self.pumps, []
-        if pumps:
-            _, pending = await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_TIMEOUT)
-            for task in pending:
-                task.cancel()
-
-    def release_socket(self) -> None:
-        if self.private_socket:
-            ports.remove_private_socket(self.private_socket)
-            self.private_socket = ""
-
-    async def end(self, grace_period: float) -> None:
-        """Stop what is left of the process group, reap, drain output, free the socket."""
-        if self.ending is None:  # no await between the check and the assignment
-            self.ending = spawn(self._end(grace_period), name=f"end {self.proc.pid}")
-        await asyncio.shield(self.ending)
-
-    async def _end(self, grace_period: float) -> None:
-        await launcher.stop_group(self.proc.pid, grace_period)
-        watchdog.drop_group(self.proc.pid)  # no await since the stop: see watchdog_main
-        await self.proc.wait()
-        await self.finish_pumps()
-        self.release_socket()
-
-
-@dataclass
-class _Attempt:
-    """One start: when it began, and whether a stop may still cancel it (Rule 2)."""
-
-    started_at: float
-    task: asyncio.Task[Endpoint] | None = None
-    cancellable: bool = True
 
 
 class SupervisedApp:
@@ -137,8 +80,8 @@ class SupervisedApp:
         self._state = ProcessState.IDLE
         self._on_change, self._on_log = on_change, on_log
         self._clock, self._wall = clock, wall_clock
-        self._run: _Run | None = None
-        self._attempt: _Attempt | None = None  # the current or last start
+        self._run: Run | None = None
+        self._attempt: Attempt | None = None  # the current or last start
         self._stop_task: asyncio.Task[None] | None = None  # set only while a stop runs
         self._closed = False  # Jupyter is shutting down: no start is decided any more
         self._restart_timer: asyncio.TimerHandle | None = None  # restart_on_exit
@@ -273,7 +216,7 @@ class SupervisedApp:
         self.record.started_at, self.record.ready_at = self._wall(), None
         self.record.log_since = self.logs.last_seq
         self._set_state(_S.STARTING)
-        attempt = self._attempt = _Attempt(self._clock())
+        attempt = self._attempt = Attempt(self._clock())
         task = spawn(self._start(attempt), name=f"start {self.spec.name}")
         task.add_done_callback(_consume_exception)
         attempt.task = task
@@ -361,13 +304,14 @@ class SupervisedApp:
             self._run.release_socket()
 
     # -- starting ----------------------------------------------------------
-    async def _start(self, attempt: _Attempt) -> Endpoint:
+    async def _start(self, attempt: Attempt) -> Endpoint:
         started_at = attempt.started_at
         self.exit_code = None
         self._run = None
         private_socket = ""
         try:
-            endpoint, private_socket = self._allocate_endpoint()
+            endpoint, private_socket = plan.allocate_endpoint(self.spec)
+            self.endpoint = endpoint
             run = self._run = await self._spawn(endpoint, started_at, private_socket)
             await self._wait_until_ready(run, endpoint)
         except asyncio.CancelledError:
@@ -388,7 +332,7 @@ class SupervisedApp:
         self._ready(run, endpoint)
         return endpoint
 
-    def _ready(self, run: _Run, endpoint: Endpoint) -> None:
+    def _ready(self, run: Run, endpoint: Endpoint) -> None:
         self.record.ready_at, self.record.error = self._wall(), None
         self._set_state(_S.RUNNING)
         self.log.info(
@@ -398,38 +342,17 @@ class SupervisedApp:
             self.touch()
             self._arm_idle_timer(self.spec.idle_timeout)
 
-    def _allocate_endpoint(self) -> tuple[Endpoint, str]:
-        unix = self.spec.unix_socket
-        private = ""
-        if unix is True:
-            private = ports.private_socket_path(self.spec.name)
-            self.endpoint = Endpoint(unix_socket=private)
-        elif isinstance(unix, str):
-            self.endpoint = Endpoint(unix_socket=unix)
-        else:
-            self.endpoint = Endpoint(port=self.spec.port or ports.free_port())
-        return self.endpoint, private
-
-    async def _spawn(self, endpoint: Endpoint, started_at: float, private_socket: str) -> _Run:
+    async def _spawn(self, endpoint: Endpoint, started_at: float, private_socket: str) -> Run:
         name = self.spec.name
-        values = endpoint.template_values(self.base_url)
-        try:
-            argv = resolve_list(self.spec.command, values)
-            env = launcher.child_environment(
-                os.environ, resolve_mapping(self.spec.environment, values)
-            )
-        except Exception as e:  # the config's or a plugin's callable: report it, whatever it is
-            raise AppConfigError(name, self._config_failure(e)) from e
-        if not argv:
-            raise AppConfigError(name, f"{name}: its command callable returned an empty list")
+        argv, env = plan.command_and_environment(self.spec, endpoint, self.base_url)
         self.log.info("[%s] starting: %s", name, launcher.loggable_command(argv))
         try:
             proc = await launcher.spawn(argv, env, self.spec.cwd)
         except OSError as e:
-            msg = f"{name}: could not run {argv[0]!r}{self._origin()}: {e.strerror or e}"
+            msg = f"{name}: could not run {argv[0]!r}{plan.origin(self.spec)}: {e.strerror or e}"
             raise AppUnavailable(name, msg) from e
-        watchdog.add_group(proc.pid)  # stopped even if Jupyter is SIGKILLed, until _Run.end
-        run = _Run(proc, started_at, private_socket)
+        watchdog.add_group(proc.pid)  # stopped even if Jupyter is SIGKILLed, until Run.end
+        run = Run(proc, started_at, private_socket)
         run.pumps = [
             spawn(self._pump(proc.stdout, "stdout"), name=f"{name} stdout"),
             spawn(self._pump(proc.stderr, "stderr"), name=f"{name} stderr"),
@@ -437,19 +360,7 @@ class SupervisedApp:
         run.watcher = spawn(self._watch(run), name=f"watch {name}")
         return run
 
-    def _origin(self) -> str:
-        """`` (from package 'x', entry point 'y')`` for a plugin's server, else nothing."""
-        return f" (from {self.spec.source})" if self.spec.from_plugin else ""
-
-    def _config_failure(self, error: Exception) -> str:
-        """What went wrong in building the command or environment, naming the plugin if any."""
-        if isinstance(error, CallableArgumentError):  # asks for an argument we do not give
-            why = str(error)
-        else:
-            why = f"{type(error).__name__}: {error}"
-        return f"{self.spec.name}: cannot build its command or environment{self._origin()}: {why}"
-
-    async def _wait_until_ready(self, run: _Run, endpoint: Endpoint) -> None:
+    async def _wait_until_ready(self, run: Run, endpoint: Endpoint) -> None:
         name, spec = self.spec.name, self.spec
         deadline = run.started_at + spec.timeout
         assert run.watcher is not None
@@ -458,34 +369,14 @@ class SupervisedApp:
                 self.exit_code = run.proc.returncode
                 await run.finish_pumps()
                 raise AppExitedDuringStart(name, run.proc.returncode, self.logs.tail())
-            if await self._answers(endpoint):
+            if await plan.is_ready(spec, self.base_url, endpoint):
                 return
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise AppStartTimeout(name, self._not_ready(endpoint), self.logs.tail())
+                why = plan.not_ready_message(spec, endpoint)
+                raise AppStartTimeout(name, why, self.logs.tail())
             delay = readiness_delay(self._clock() - run.started_at)
             await asyncio.wait({run.watcher}, timeout=min(delay, remaining))
-
-    def _ready_path(self) -> str:
-        """What readiness GETs: ``ready_check_path``, else ``/``, as the app sees paths."""
-        path = self.spec.ready_check_path or "/"
-        if self.spec.absolute_url:
-            return f"{self.base_url}{self.spec.name}{path}"
-        return path
-
-    async def _answers(self, endpoint: Endpoint) -> bool:
-        if self.spec.raw_socket_proxy:
-            return await accepts_connections(endpoint)
-        below = 500 if self.spec.ready_check_path else 1000
-        return await answers_http(endpoint, self._ready_path(), below=below)
-
-    def _not_ready(self, endpoint: Endpoint) -> str:
-        spec = self.spec
-        if spec.ready_check_path and not spec.raw_socket_proxy:
-            why = f"{spec.ready_check_path} at {endpoint.describe()} did not answer below 500"
-        else:
-            why = f"no answer at {endpoint.describe()}"
-        return f"{spec.name} did not become ready within {spec.timeout:g} s ({why})"
 
     async def _abort_start(
         self, started_at: float, private_socket: str, error: AppUnavailable | None
@@ -507,12 +398,12 @@ class SupervisedApp:
         self._set_state(state_after_end(False, wait))
 
     # -- running -----------------------------------------------------------
-    async def _watch(self, run: _Run) -> None:
+    async def _watch(self, run: Run) -> None:
         code = await run.proc.wait()
         self._exited(run, code)
         await run.end(self.grace_period)  # idempotent and limited to this run: always safe
 
-    def _exited(self, run: _Run, code: int) -> bool:
+    def _exited(self, run: Run, code: int) -> bool:
         """Record that a running app ended; False if someone else owns this exit."""
         if self._run is not run or self._state is not _S.RUNNING:
             return False  # already recorded, or a failed start or a stop owns the clean-up
