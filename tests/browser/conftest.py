@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import (
     Browser,
-    ConsoleMessage,
-    Error,
     Page,
     Playwright,
     sync_playwright,
 )
 
-from browser.chromium import launch
-from e2e.support import JupyterServer, login_cookie
+from browser.chromium import launch, logged_in_context
+from e2e.support import JupyterServer
 
 
 @pytest.fixture(scope="package")
@@ -61,22 +59,10 @@ def page_for(request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
         def open_page(server: JupyterServer, javascript: bool = True) -> Page:
             which = "browser" if javascript else "browser_without_javascript"
             browser: Browser = request.getfixturevalue(which)
-            context = browser.new_context(viewport={"width": 1100, "height": 720})
+            viewport = {"width": 1100, "height": 720}
+            context = logged_in_context(browser, server, problems, viewport=viewport)
             stack.callback(context.close)
-            name, value = login_cookie(server).split("=", 1)
-            context.add_cookies([{"name": name, "value": value, "url": server.url}])
-            page = context.new_page()
-
-            def on_console(message: ConsoleMessage) -> None:
-                if message.type == "error":
-                    problems.append(f"console error on {page.url}: {message.text}")
-
-            def on_page_error(error: Error) -> None:
-                problems.append(f"uncaught exception on {page.url}: {error}")
-
-            page.on("console", on_console)
-            page.on("pageerror", on_page_error)
-            return page
+            return context.new_page()
 
         yield open_page
     assert not problems, "\n".join(problems)

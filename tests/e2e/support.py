@@ -629,9 +629,20 @@ def kill_leftovers(
 @contextlib.contextmanager
 def running_server(workdir: Path, config_body: str, **kwargs: Any) -> Iterator[JupyterServer]:
     """Start a :class:`JupyterServer`; on exit stop it and fail on leftover processes."""
-    server = JupyterServer(workdir, config_body, **kwargs)
+    with serving(JupyterServer(workdir, config_body, **kwargs)) as server:
+        yield server
+
+
+ServerT = TypeVar("ServerT", bound=JupyterServer)
+
+
+@contextlib.contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """Start ``server`` (of any :class:`JupyterServer` kind); on exit stop it and fail on
+    leftover processes, with its log."""
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         problems = server.finalize()
         if problems:
@@ -827,6 +838,16 @@ def header_values(info: dict[str, Any], name: str) -> list[str]:
     ``info`` is echo_app's JSON answer or a ws_app event: both list ``headers`` as pairs.
     """
     return [v for k, v in info["headers"] if k.lower() == name.lower()]
+
+
+def cookie_names(info: dict[str, Any]) -> list[str]:
+    """The names of the cookies, in order, in what an app recorded (see :func:`header_values`)."""
+    return [
+        part.split("=", 1)[0].strip()
+        for value in header_values(info, "Cookie")
+        for part in value.split(";")
+        if part.strip()
+    ]
 
 
 # ---------------------------------------------------------------- standard configs

@@ -26,6 +26,7 @@ from e2e.support import (
     Backend,
     JupyterServer,
     Response,
+    cookie_names,
     free_port,
     header_values,
     login_cookie,
@@ -89,15 +90,6 @@ def _requests(server: JupyterServer, name: str) -> str:
         return (server.records / f"{name}.requests").read_text()
     except FileNotFoundError:
         return ""
-
-
-def _cookie_names(info: dict[str, Any]) -> list[str]:
-    return [
-        part.split("=", 1)[0].strip()
-        for value in header_values(info, "Cookie")
-        for part in value.split(";")
-        if part.strip()
-    ]
 
 
 def _is_4xx(r: Response) -> bool:
@@ -352,7 +344,7 @@ def test_credentials_are_not_forwarded_by_default(
     info = _credentials_request(server, route.format(port=app.port))
     assert info["path"] == "/creds?z=3&a=1&m=2&a=0"
     assert server.token not in json.dumps(info["headers"]), info["headers"]
-    names = _cookie_names(info)
+    names = cookie_names(info)
     assert not [n for n in names if n.startswith("username-") or n == "_xsrf"], names
     assert names == ["app_session"], info["headers"]
     assert "xsrf-secret-value" not in json.dumps(info["headers"])
@@ -390,7 +382,7 @@ def test_forward_jupyter_credentials_opts_back_in(server: JupyterServer) -> None
     )
     assert info["path"] == f"/creds?a=1&token={server.token}"
     assert header_values(info, "Authorization") == [f"token {server.token}"]
-    names = _cookie_names(info)
+    names = cookie_names(info)
     assert cookie.split("=", 1)[0] in names and "_xsrf" in names and "app_session" in names
 
 
@@ -438,7 +430,7 @@ def test_websocket_credentials_are_not_forwarded(
     assert opened is not None, events
     assert server.token not in json.dumps(opened), opened
     assert opened["path"].endswith(f"?t={tag}&keep=1"), opened
-    assert _cookie_names(opened) == ["app_session"], opened["headers"]
+    assert cookie_names(opened) == ["app_session"], opened["headers"]
 
 
 # ================================================================ 5. cross-site requests

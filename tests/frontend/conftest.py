@@ -22,16 +22,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import (
     Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Error,
     Page,
     Playwright,
     sync_playwright,
 )
 
-from browser.chromium import launch
-from e2e.support import login_cookie
+from browser.chromium import launch, logged_in_context
+from e2e.support import serving
 
 from .labapps import APPS_CONFIG, LabServer, write_sites
 
@@ -41,14 +38,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     workdir = tmp_path_factory.mktemp("lab")
     sites = workdir / "sites"
     write_sites(sites)
-    server = LabServer(workdir, APPS_CONFIG, variables={"SITES": str(sites)})
-    try:
-        server.start()
+    with serving(LabServer(workdir, APPS_CONFIG, variables={"SITES": str(sites)})) as server:
         yield server
-    finally:
-        problems = server.finalize()
-        if problems:
-            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log_tail()}")
 
 
 @pytest.fixture(scope="package")
@@ -64,51 +55,16 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def known_upstream_error(page: Page, error: Error) -> bool:
-    """Notebook 7.6.5's tree page raises this with or without our extension (its shortcut
-    plugin reads the schema of a plugin the settings registry does not have)."""
-    return (
-        page.url.split("?")[0].endswith("/tree")
-        and error.message == "Cannot read properties of undefined (reading 'schema')"
-        and "/static/notebook/notebook_core." in (error.stack or "")
-    )
-
-
-def watch(page: Page, problems: list[str]) -> None:
-    """Record the page's console errors and uncaught exceptions in ``problems``."""
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console error on {page.url}: {message.text}")
-
-    def on_page_error(error: Error) -> None:
-        if not known_upstream_error(page, error):
-            problems.append(f"uncaught exception on {page.url}: {error}\n{error.stack}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
-
-
 @pytest.fixture
 def lab_page(lab: LabServer, browser: Browser) -> Iterator[Callable[[str], Page]]:
     problems: list[str] = []
     with contextlib.ExitStack() as stack:
 
         def open_page(path: str) -> Page:
-            context: BrowserContext = browser.new_context(viewport={"width": 1200, "height": 800})
+            viewport = {"width": 1200, "height": 800}
+            context = logged_in_context(browser, lab, problems, viewport=viewport)
             stack.callback(context.close)
-            name, value = login_cookie(lab).split("=", 1)
-            context.add_cookies([{"name": name, "value": value, "url": lab.url}])
-            watched: set[int] = set()
-
-            def watch_once(page: Page) -> None:
-                if id(page) not in watched:
-                    watched.add(id(page))
-                    watch(page, problems)
-
-            context.on("page", watch_once)  # pages the app opens (window.open)
             page = context.new_page()
-            watch_once(page)
             page.goto(lab.url + path)
             return page
 

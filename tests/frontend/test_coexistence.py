@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.support import login_cookie
+from browser.chromium import logged_in_context
+from e2e.support import serving
 from plugins.support import UPSTREAM, require_tools
 
-from .conftest import watch
 from .labapps import APPS_CONFIG, LabServer, write_sites
 from .test_launcher import TIMEOUT, card
 
@@ -34,14 +34,9 @@ def lab_with_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabS
         "PYTHONPATH": str(UPSTREAM),
         "JUPYTER_PATH": os.pathsep.join([str(UPSTREAM / "share" / "jupyter")]),
     }
-    server = LabServer(workdir, BOTH, env=env, variables={"SITES": str(workdir / "sites")})
-    try:
-        server.start()
+    sites = {"SITES": str(workdir / "sites")}
+    with serving(LabServer(workdir, BOTH, env=env, variables=sites)) as server:
         yield server
-    finally:
-        problems = server.finalize()
-        if problems:
-            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log_tail()}")
 
 
 def test_upstream_labextension_is_installed_but_disabled(lab_with_upstream: LabServer) -> None:
@@ -58,12 +53,10 @@ def test_one_card_per_app_with_upstream_installed(
     lab_with_upstream: LabServer, browser: Browser, tmp_path: Path
 ) -> None:
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    viewport = {"width": 1200, "height": 800}
+    context = logged_in_context(browser, lab_with_upstream, problems, viewport=viewport)
     try:
-        name, value = login_cookie(lab_with_upstream).split("=", 1)
-        context.add_cookies([{"name": name, "value": value, "url": lab_with_upstream.url}])
         page: Page = context.new_page()
-        watch(page, problems)
         page.goto(lab_with_upstream.url + "lab/workspaces/coexistence?reset")
         expect(card(page, "SVG App")).to_be_visible(timeout=TIMEOUT)
         page.wait_for_timeout(1000)  # a second extension's cards would have come by now

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.support import TESTS, login_cookie
+from browser.chromium import logged_in_context
+from e2e.support import TESTS, serving
 
-from .conftest import watch
 from .labapps import LabServer
 from .test_launcher import TIMEOUT, card
 
@@ -26,14 +26,9 @@ CARDS = ("Example files", "Hello app", "Broken app")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    server = LabServer(tmp_path_factory.mktemp("demo"), f"load_subconfig({str(EXAMPLES)!r})\n")
-    try:
-        server.start()
+    config = f"load_subconfig({str(EXAMPLES)!r})\n"
+    with serving(LabServer(tmp_path_factory.mktemp("demo"), config)) as server:
         yield server
-    finally:
-        problems = server.finalize()
-        if problems:
-            raise AssertionError("\n".join(problems) + f"\nserver log:\n{server.log_tail()}")
 
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> None:
@@ -46,11 +41,8 @@ def test_the_demo_shows_its_apps_starting_running_and_failing(
     demo: LabServer, browser: Browser, tmp_path: Path
 ) -> None:
     problems: list[str] = []
-    context = browser.new_context(viewport={"width": 1200, "height": 760})
+    context = logged_in_context(browser, demo, problems, viewport={"width": 1200, "height": 760})
     try:
-        name, value = login_cookie(demo).split("=", 1)
-        context.add_cookies([{"name": name, "value": value, "url": demo.url}])
-        context.on("page", lambda page: watch(page, problems))
         page = context.new_page()
         page.goto(demo.url + "lab/workspaces/demo?reset")
         for title in CARDS:

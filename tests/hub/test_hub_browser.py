@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from browser.chromium import launch
+from browser.chromium import launch, watch
 from hub.support import Hub, running_hub
 
 SLOW_APP = """
@@ -47,11 +47,7 @@ def login(browser: Browser, hub: Hub, next_path: str, problems: list[str]) -> Pa
     """alice logs in through the Hub's form, which sends her on to ``next_path``."""
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
-    page.on(
-        "console",
-        lambda m: problems.append(f"{page.url}: {m.text}") if m.type == "error" else None,
-    )
-    page.on("pageerror", lambda e: problems.append(f"{page.url}: {e}"))
+    watch(page, problems)
     page.goto(f"{hub.url}/hub/login?next={next_path}")
     page.fill("#username_input", "alice")
     page.fill("#password_input", "any")

@@ -27,6 +27,7 @@ import requests
 
 from e2e.support import (
     Backend,
+    cookie_names,
     header_values,
     http_request,
     pid_alive,
@@ -403,20 +404,11 @@ def _singleuser_token(hub: Hub) -> str:
     raise AssertionError("no jupyterhub-singleuser process")
 
 
-def _cookie_names(info: dict[str, Any]) -> list[str]:
-    return [
-        part.split("=", 1)[0].strip()
-        for value in header_values(info, "Cookie")
-        for part in value.split(";")
-        if part.strip()
-    ]
-
-
 def _assert_no_hub_credentials(info: dict[str, Any], text: str, secrets: list[str]) -> None:
     assert header_values(info, "Authorization") == [], info["headers"]
     hub_cookies = [
         name
-        for name in _cookie_names(info)
+        for name in cookie_names(info)
         if name in ("_xsrf", "jupyterhub-session-id") or name.startswith("jupyterhub-")
     ]
     assert hub_cookies == [], info["headers"]
@@ -437,7 +429,7 @@ def test_the_hubs_credentials_never_reach_the_app(hub: Hub, alice: requests.Sess
     )
     assert r.status_code == 200, (r.status_code, r.text)
     info = r.json()
-    assert _cookie_names(info) == ["theme"], info["headers"]
+    assert cookie_names(info) == ["theme"], info["headers"]
     _assert_no_hub_credentials(info, r.text, [server_token, token])
 
     r = requests.get(
