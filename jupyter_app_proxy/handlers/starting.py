@@ -27,10 +27,10 @@ def offer_start_page(handler: AppHandlerMixin) -> bool:
     spec, context, request = handler.spec, handler.context, handler.request
     if not (context.start_page and spec.start_page and spec.managed):
         return False
-    if not is_navigation(request.method or "", request.headers):
-        return False
     app = context.registry.managed(spec.name)
-    if app.state in _NO_PAGE:
+    if app.state in _NO_PAGE:  # first: on the hot path (a running app) no header is read
+        return False
+    if not is_navigation(request.method or "", request.headers):
         return False
     refused = context.registry.begin_start(spec.name)
     status = app.status()
