@@ -1,10 +1,10 @@
 """Config -> specs -> registry -> routes, once: what any server hosting the apps calls.
 
 The Jupyter Server extension (``extension.py``) calls :func:`load_specs` and :func:`wire`
-and hands the routes to Jupyter's router; a host of its own (the standalone mode) would do
-the same with its own router. Everything that must happen once per host is here: the
-registry, the connection pool, the handlers' context, the metrics, the hook that stops the
-apps at exit, and :meth:`Wiring.stop`.
+and hands the routes to Jupyter's router; the standalone mode (``standalone/host.py``) does
+the same with a tornado application of its own. Everything that must happen once per host
+is here: the registry, the connection pool, the handlers' context, the metrics, the hook
+that stops the apps at exit, and :meth:`Wiring.stop`.
 """
 
 from __future__ import annotations
@@ -72,9 +72,17 @@ def load_specs(config: ServerProxy, log: logging.Logger) -> dict[str, ServerSpec
 
 
 def wire(
-    config: ServerProxy, specs: Mapping[str, ServerSpec], base_url: str, log: logging.Logger
+    config: ServerProxy,
+    specs: Mapping[str, ServerSpec],
+    base_url: str,
+    log: logging.Logger,
+    port_routes: bool = True,
 ) -> Wiring:
-    """Build the registry, pool, context and routes for ``specs`` served under ``base_url``."""
+    """Build the registry, pool, context and routes for ``specs`` served under ``base_url``.
+
+    ``port_routes``: also serve ``{base_url}proxy/<port>/`` (any local port); the
+    standalone mode, which serves one app, does not.
+    """
     pool = UpstreamPool()
 
     def retire_connections(app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
@@ -105,7 +113,7 @@ def wire(
     )
     context.metrics.watch(registry)
     atexit.register(registry.stop_all_at_exit)
-    return Wiring(registry, pool, context, make_routes(base_url, dict(specs), context))
+    return Wiring(registry, pool, context, make_routes(base_url, dict(specs), context, port_routes))
 
 
 def _as_tuple(funcs: Any) -> tuple[Any, ...]:

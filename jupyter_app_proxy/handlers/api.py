@@ -35,6 +35,9 @@ class AppProxyAPIHandler(APIHandler):
     """Base: the configured apps, the registry, and JSON status documents."""
 
     auth_resource = AUTH_RESOURCE
+    #: watching apps is not using them: only proxied traffic keeps Jupyter (and the Hub's
+    #: idle culler) from seeing the user as idle
+    _track_activity = False
 
     def initialize(self, specs: Mapping[str, ServerSpec], context: ProxyContext) -> None:
         self.specs, self.context = specs, context

@@ -74,7 +74,10 @@ def api_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyContex
     return [Rule(PathMatches(pattern), handler, kwargs) for pattern, handler in table]
 
 
-def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyContext) -> list[Rule]:
+def make_routes(
+    base_url: str, specs: dict[str, ServerSpec], context: ProxyContext, port_routes: bool = True
+) -> list[Rule]:
+    """Every app's rules, the info routes and the API; ``proxy/<port>`` if ``port_routes``."""
     # first: servers named "server-proxy" or "api" keep neither these nor Jupyter's own API
     rules = info_routes(base_url, specs) + api_routes(base_url, specs, context)
     for name, spec in specs.items():
@@ -84,6 +87,8 @@ def make_routes(base_url: str, specs: dict[str, ServerSpec], context: ProxyConte
         rules.append(Rule(WebSocketUpgradeMatches(pattern), ws_handler, kwargs))
         rules.append(Rule(BodyMatches(pattern), StreamingAppProxyHandler, kwargs))
         rules.append(Rule(PathMatches(pattern), AppProxyHandler, kwargs))
+    if not port_routes:
+        return rules
     ports = url_path_join(base_url, "proxy") + r"/(.*)"
     port_kwargs = {"context": context}
     rules.append(Rule(WebSocketUpgradeMatches(ports), PortWebSocketHandler, port_kwargs))

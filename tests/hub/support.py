@@ -16,12 +16,15 @@ their environment, so :meth:`Hub.finalize` can find whatever outlived the Hub.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime as dt
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +39,7 @@ from e2e.support import (
     PY,
     WS_APP,
     free_port,
+    http_request,
     kill_leftovers,
     marked_processes,
     wait_until,
@@ -296,6 +300,63 @@ def browser_session() -> requests.Session:
     session = requests.Session()
     session.headers["Sec-Fetch-Mode"] = "navigate"
     return session
+
+
+def assert_refused(r: requests.Response, what: str) -> None:
+    """A redirect to the Hub's login or OAuth, or 403; never an app's answer."""
+    assert r.status_code in (302, 403), (what, r.status_code, r.text[:500])
+    if r.status_code == 302:
+        assert "/hub/" in r.headers["Location"], (what, r.headers["Location"])
+    for answer in ('"argv"', '"pid"', '"apps"', "event: status", "body_sha256", "jupyter_app"):
+        assert answer not in r.text, (what, r.text[:500])
+
+
+def ws_handshake_status(hub: Hub, session: requests.Session, path: str) -> int:
+    """The status of a websocket handshake to ``path`` with ``session``'s credentials, as a
+    browser sends it (redirects not followed); never an app's answer."""
+    headers = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Origin": hub.url,
+        "Sec-Fetch-Mode": "websocket",
+    }
+    if cookie := "; ".join(f"{c.name}={c.value}" for c in session.cookies):
+        headers["Cookie"] = cookie
+    if "Authorization" in session.headers:
+        headers["Authorization"] = str(session.headers["Authorization"])
+    r = http_request("127.0.0.1", hub.port, "GET", path, headers=headers, timeout=10)
+    for answer in ('"argv"', '"pid"', "body_sha256"):
+        assert answer not in r.text, (path, r)
+    return r.status
+
+
+def server_activity(hub: Hub, user: str) -> dt.datetime:
+    """The Hub's ``last_activity`` of ``user``'s server."""
+    r = hub.api("GET", f"users/{user}")
+    assert r.status_code == 200, (r.status_code, r.text)
+    return dt.datetime.fromisoformat(r.json()["servers"][""]["last_activity"])
+
+
+def settled_activity(hub: Hub, user: str, interval: float) -> dt.datetime:
+    """``user``'s server ``last_activity`` once it stayed the same for 2.5 report
+    ``interval``s (seconds)."""
+    quiet = 2.5 * interval
+    value, since = server_activity(hub, user), time.monotonic()
+    deadline = since + 6 * interval + quiet
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, f"{user}'s server's last_activity never settled"
+        time.sleep(0.25)
+        if (now := server_activity(hub, user)) != value:
+            value, since = now, time.monotonic()
+    return value
+
+
+def activity_after(hub: Hub, user: str, then: dt.datetime) -> dt.datetime | None:
+    """``user``'s server ``last_activity`` if later than ``then``."""
+    now = server_activity(hub, user)
+    return now if now > then else None
 
 
 def _read(path: Path) -> str:

@@ -11,11 +11,9 @@ server from the Hub stops her apps. The last test stops alice's server: keep it 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,12 +27,21 @@ from e2e.support import (
     Backend,
     cookie_names,
     header_values,
-    http_request,
     pid_alive,
     read_pids,
     wait_until,
 )
-from hub.support import REQUEST_TIMEOUT, Hub, browser_session, running_hub
+from hub.support import (
+    REQUEST_TIMEOUT,
+    Hub,
+    activity_after,
+    assert_refused,
+    browser_session,
+    running_hub,
+    server_activity,
+    settled_activity,
+    ws_handshake_status,
+)
 
 PREFIX = "/user/alice/"
 API = PREFIX + "api/app-proxy/"
@@ -253,36 +260,6 @@ def _intruder(who: str, bob: requests.Session, bob_token: str) -> requests.Sessi
     return session
 
 
-def _refused(r: requests.Response, what: str) -> None:
-    """A redirect to the Hub's login or OAuth, or 403; never an app's answer."""
-    assert r.status_code in (302, 403), (what, r.status_code, r.text[:500])
-    if r.status_code == 302:
-        assert "/hub/" in r.headers["Location"], (what, r.headers["Location"])
-    for answer in ('"argv"', '"pid"', '"apps"', "event: status", "body_sha256"):
-        assert answer not in r.text, (what, r.text[:500])
-
-
-def _ws_status(hub: Hub, session: requests.Session, path: str) -> int:
-    """The status of a websocket handshake to ``path`` with ``session``'s credentials, as a
-    browser sends it (redirects not followed)."""
-    headers = {
-        "Connection": "Upgrade",
-        "Upgrade": "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-        "Origin": hub.url,
-        "Sec-Fetch-Mode": "websocket",
-    }
-    if cookie := "; ".join(f"{c.name}={c.value}" for c in session.cookies):
-        headers["Cookie"] = cookie
-    if "Authorization" in session.headers:
-        headers["Authorization"] = str(session.headers["Authorization"])
-    r = http_request("127.0.0.1", hub.port, "GET", path, headers=headers, timeout=10)
-    for answer in ('"argv"', '"pid"', "body_sha256"):
-        assert answer not in r.text, (path, r)
-    return r.status
-
-
 @pytest.mark.parametrize("who", ["bob", "bob's token", "anonymous"])
 def test_nobody_else_reaches_or_starts_alices_apps(
     hub: Hub,
@@ -314,9 +291,9 @@ def test_nobody_else_reaches_or_starts_alices_apps(
             r = session.request(
                 method, hub.url + path, allow_redirects=False, timeout=REQUEST_TIMEOUT
             )
-            _refused(r, f"{who}: {method} {path}")
+            assert_refused(r, f"{who}: {method} {path}")
         for path in (PREFIX + "guarded-ws/ws", PREFIX + f"proxy/{app.port}/{tag}-ws"):
-            handshake = _ws_status(hub, session, path)
+            handshake = ws_handshake_status(hub, session, path)
             assert handshake in (302, 403), (who, path, handshake)
 
     assert not app.saw(tag), app.lines()
@@ -338,32 +315,6 @@ def test_alice_reaches_proxy_port(hub: Hub, alice: requests.Session, app: Backen
 # ------------------------------------------------------------ 3. activity
 
 
-def _server_activity(hub: Hub) -> dt.datetime:
-    """The Hub's ``last_activity`` of alice's server."""
-    r = hub.api("GET", "users/alice")
-    assert r.status_code == 200, (r.status_code, r.text)
-    return dt.datetime.fromisoformat(r.json()["servers"][""]["last_activity"])
-
-
-def _settled_activity(hub: Hub) -> dt.datetime:
-    """alice's server ``last_activity`` once it stayed the same for 2.5 report intervals."""
-    quiet = 2.5 * ACTIVITY_INTERVAL
-    value, since = _server_activity(hub), time.monotonic()
-    deadline = since + 6 * ACTIVITY_INTERVAL + quiet
-    while time.monotonic() - since < quiet:
-        assert time.monotonic() < deadline, "alice's server's last_activity never settled"
-        time.sleep(0.25)
-        if (now := _server_activity(hub)) != value:
-            value, since = now, time.monotonic()
-    return value
-
-
-def _activity_after(hub: Hub, then: dt.datetime) -> dt.datetime | None:
-    """alice's server ``last_activity`` if later than ``then``."""
-    now = _server_activity(hub)
-    return now if now > then else None
-
-
 def test_only_proxied_traffic_moves_the_hubs_last_activity(
     hub: Hub, alice: requests.Session
 ) -> None:
@@ -371,21 +322,21 @@ def test_only_proxied_traffic_moves_the_hubs_last_activity(
     then closed, the Hub's last_activity of her server stays put over 3.5 report intervals;
     requests to the app move it forward, to after they were sent."""
     _running(hub, alice, "echo")
-    settled = _settled_activity(hub)
+    settled = settled_activity(hub, "alice", ACTIVITY_INTERVAL)
 
     with _fetch(hub, alice, "GET", API + "apps/echo/logs/stream", stream=True) as stream:
         assert stream.status_code == 200, (stream.status_code, stream.text)
         time.sleep(1.5 * ACTIVITY_INTERVAL)
-        assert _server_activity(hub) == settled, "an idle app or a log stream counted"
+        assert server_activity(hub, "alice") == settled, "an idle app or a log stream counted"
     time.sleep(2 * ACTIVITY_INTERVAL)  # the stream's end (its finish()) must not count either
-    assert _server_activity(hub) == settled, "the end of a log stream counted as activity"
+    assert server_activity(hub, "alice") == settled, "the end of a log stream counted as activity"
 
     before = dt.datetime.now(dt.UTC)
     for n in range(3):
         r = alice.get(f"{hub.url}{PREFIX}echo/work/{n}", timeout=REQUEST_TIMEOUT)
         assert r.status_code == 200, (r.status_code, r.text)
     moved = wait_until(
-        lambda: _activity_after(hub, settled),
+        lambda: activity_after(hub, "alice", settled),
         4 * ACTIVITY_INTERVAL + 5,
         "the Hub to see alice's requests to echo",
         interval=0.25,
