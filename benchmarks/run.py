@@ -1,7 +1,7 @@
 """Benchmark jupyter-app-proxy against direct access, Jupyter Server Proxy, nginx and CHP.
 
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
-        [--only small,transfers,ttfb,ws,cold] [--targets direct,ours,jsp,nginx,chp]
+        [--only small,transfers,ttfb,ws,cold] [--targets direct,ours,jsp,nginx,chp,standalone]
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
@@ -37,7 +37,7 @@ from targets import BACKEND, LABELS, Context, Target, restart, start, start_back
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-KEYS = ["direct", "ours", "jsp", "nginx", "chp"]
+KEYS = ["direct", "ours", "jsp", "nginx", "chp", "standalone"]
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB

@@ -5,7 +5,9 @@
 - ``jsp``: Jupyter Server from ``benchmarks/.tools/jsp-venv`` with Jupyter Server Proxy 4.6.0,
   the same ``c.ServerProxy.servers``;
 - ``nginx``: nginx with keep-alive upstream connections and no buffering;
-- ``chp``: configurable-http-proxy with ``--default-target``.
+- ``chp``: configurable-http-proxy with ``--default-target``;
+- ``standalone``: ``jupyter-app-proxy --name b`` (no Jupyter server) as JupyterHub spawns
+  it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes).
 
 Each Jupyter gets its own config, data and runtime dirs, and only its own proxy extension;
 :func:`verify_jupyter` checks that from the log and from a route only JSP has.
@@ -39,7 +41,10 @@ LABELS = {
     "jsp": "jupyter-server-proxy 4.6.0",
     "nginx": "nginx",
     "chp": "configurable-http-proxy 5.3.0",
+    "standalone": "jupyter-app-proxy standalone",
 }
+HUB_STUB = HERE / "hubstub.py"
+STANDALONE_USER = "bench"
 
 
 @dataclass
@@ -244,12 +249,48 @@ def start_chp(ctx: Context) -> Target:
     return Target("chp", port, "/", proc, proc.pid, log)
 
 
+# --------------------------------------------------------------------------- standalone
+
+
+def start_standalone(ctx: Context) -> Target:
+    """``jupyter-app-proxy`` with the environment a Hub spawner gives it (prefix included)."""
+    work = ctx.tmp / f"standalone-{time.monotonic_ns()}"
+    work.mkdir()
+    stub_port, port = free_port(), free_port()
+    stub_cmd = [sys.executable, str(HUB_STUB), "--port", str(stub_port), "--token", ctx.token]
+    stub = ctx.launcher.spawn(stub_cmd, work / "hubstub.log")
+    wait_http(stub_port, "/hub/api/", stub, timeout=30, log=work / "hubstub.log")
+    config = work / "app_config.py"
+    config.write_text(f"c.ServerProxy.servers = {{'b': {{'port': {ctx.backend_port}}}}}\n")
+    prefix = f"/user/{STANDALONE_USER}/"
+    env = ctx.launcher.env(
+        {
+            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+            "JUPYTERHUB_SERVICE_PREFIX": prefix,
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{stub_port}/hub/api",
+            "JUPYTERHUB_API_TOKEN": secrets.token_hex(16),  # the server's own
+            "JUPYTERHUB_CLIENT_ID": f"jupyterhub-user-{STANDALONE_USER}",
+            "JUPYTERHUB_USER": STANDALONE_USER,
+            "JUPYTERHUB_OAUTH_ACCESS_SCOPES": f'["access:servers!user={STANDALONE_USER}"]',
+            "PYTHONUNBUFFERED": "1",
+        },
+        drop_prefix="JUPYTER",
+    )
+    script = Path(sys.executable).parent / "jupyter-app-proxy"
+    cmd = [str(script), "--config", str(config), "--name", "b", "--log-level", "WARNING"]
+    log = work / "standalone.log"
+    proc = ctx.launcher.spawn(cmd, log, env=env, cwd=work)
+    wait_http(port, prefix + "b/small", proc, ctx.headers, timeout=60, log=log)
+    return Target("standalone", port, prefix + "b/", proc, proc.pid, log)
+
+
 STARTERS: dict[str, Callable[[Context], Target]] = {
     "direct": start_direct,
     "ours": start_ours,
     "jsp": start_jsp,
     "nginx": start_nginx,
     "chp": start_chp,
+    "standalone": start_standalone,
 }
 
 
