@@ -3,6 +3,8 @@
 Architecture (data flows top to bottom)::
 
     extension.py         the Jupyter Server extension: wiring's routes in Jupyter's router
+    standalone/          the jupyter-app-proxy command: one app behind JupyterHub's OAuth,
+                         the same wiring in a tornado application of its own
     wiring.py            config -> specs -> Registry, pool, context -> routes; stop (per host)
       coexistence.py     our routes ahead of every other extension's (Jupyter Server Proxy's)
       spec/              WHAT to run: config dicts -> frozen ServerSpec (pure, validated once)
@@ -21,7 +23,8 @@ Architecture (data flows top to bottom)::
 
 Dependency rule: ``spec`` <- ``supervisor`` <- ``handlers`` -> ``proxy``.
 ``proxy`` never imports ``supervisor``; ``supervisor`` never imports tornado.web
-or ``proxy``; only ``wiring`` imports ``handlers``. Pure decisions (parsing,
+or ``proxy``; only ``wiring`` imports ``handlers`` (``standalone`` also takes the
+error page from it). Pure decisions (parsing,
 state transitions, backoff, path/header/Location rewriting, websocket frame
 boundaries, the start page's HTML) live in modules without I/O and are unit-tested on their own.
 """
