@@ -149,4 +149,5 @@ def default_name(command: list[str]) -> str:
     if INTERPRETERS.fullmatch(word):
         script = next((arg for arg in command[1:] if not arg.startswith("-")), "")
         word = os.path.splitext(os.path.basename(script))[0] or word
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", word).strip("-.") or "app"
+    # a server name starts with a letter or a digit (spec.parse.check_name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", word).strip("-._") or "app"
