@@ -143,11 +143,23 @@ INTERPRETERS = re.compile(r"(python|pypy)[0-9.]*|node|deno|bun|bash|sh|Rscript|j
 
 
 def default_name(command: list[str]) -> str:
-    """A URL-safe name from the command: ``streamlit`` for ``/opt/bin/streamlit run x.py``,
-    ``dash_app`` for ``python dash_app.py`` (an interpreter names its script)."""
+    """A URL-safe name from the command: ``streamlit`` for ``/opt/bin/streamlit run x.py``;
+    an interpreter names its script or module (``dash_app`` for ``python dash_app.py``,
+    ``http.server`` for ``python -m http.server``), but not its ``-c`` code."""
     word = os.path.basename(command[0])
     if INTERPRETERS.fullmatch(word):
-        script = next((arg for arg in command[1:] if not arg.startswith("-")), "")
-        word = os.path.splitext(os.path.basename(script))[0] or word
+        word = _interpreted(command[1:]) or word
     # a server name starts with a letter or a digit (spec.parse.check_name)
     return re.sub(r"[^A-Za-z0-9._-]+", "-", word).strip("-._") or "app"
+
+
+def _interpreted(args: list[str]) -> str:
+    """What an interpreter runs: the module after ``-m``, else the first script."""
+    for i, arg in enumerate(args):
+        if arg == "-c":
+            return ""
+        if arg == "-m":
+            return args[i + 1] if i + 1 < len(args) else ""
+        if not arg.startswith("-"):
+            return os.path.splitext(os.path.basename(arg))[0]
+    return ""

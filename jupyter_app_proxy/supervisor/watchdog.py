@@ -113,7 +113,7 @@ class Watchdog:
         self._fd = write_end
         self.log.info(
             "jupyter-app-proxy: watchdog started (pid %d, %.1f ms); it stops the apps if"
-            " Jupyter is killed",
+            " this process (Jupyter, or jupyter-app-proxy) is killed",
             self.proc.pid,
             (time.perf_counter() - begin) * 1e3,
         )
@@ -121,7 +121,7 @@ class Watchdog:
 
     def _give_up(self, reason: str) -> None:
         self.log.warning(
-            "jupyter-app-proxy: %s; if Jupyter is killed (SIGKILL, out of memory), only each"
+            "jupyter-app-proxy: %s; if this process is killed (SIGKILL, out of memory), only each"
             " app's own process gets SIGTERM",
             reason,
         )

@@ -58,8 +58,9 @@ def test_alice_reaches_her_app_over_the_hubs_internal_tls(hub: Hub) -> None:
     with session:
         assert r.url == hub.url + "/user/alice/echo/", r.url
         r = wait_until(
-            lambda: (x := session.get(r.url + "tls", timeout=REQUEST_TIMEOUT)).status_code == 200
-            and x,
+            lambda: (
+                (x := session.get(r.url + "tls", timeout=REQUEST_TIMEOUT)).status_code == 200 and x
+            ),
             30,
             "alice's app through the Hub",
             interval=0.25,
@@ -74,8 +75,10 @@ def test_her_server_refuses_clients_without_the_hubs_certificate(hub: Hub) -> No
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # we only want to see whether *it* accepts *us*
-    with socket.create_connection((host, port), timeout=10) as raw:
-        with pytest.raises((ssl.SSLError, ConnectionResetError)):
-            with context.wrap_socket(raw) as tls:
-                tls.sendall(b"GET /user/alice/ HTTP/1.1\r\nHost: x\r\n\r\n")
-                assert tls.recv(100) == b"", "the server answered a client without a certificate"
+    with (
+        socket.create_connection((host, port), timeout=10) as raw,
+        pytest.raises((ssl.SSLError, ConnectionResetError)),
+        context.wrap_socket(raw) as tls,
+    ):
+        tls.sendall(b"GET /user/alice/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert tls.recv(100) == b"", "the server answered a client without a certificate"
