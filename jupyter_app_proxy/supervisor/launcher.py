@@ -51,20 +51,27 @@ def loggable_command(argv: Sequence[str]) -> str:
     """``argv`` as a shell line for the log, with the values of secret options masked.
 
     Plugins put secrets on command lines (marimo's ``--token-password``); the
-    log must not carry them.
+    log must not carry them. The argument after a secret option is masked
+    whatever it looks like (a random token may start with ``-``), unless it is
+    itself a secret option's name (``--token --token-password X``), whose own
+    value is masked in turn.
     """
     shown: list[str] = []
     hide_next = False
     for arg in argv:
         name, eq, _ = arg.partition("=")
-        if hide_next and not arg.startswith("-"):
-            shown.append("***")
-        elif eq and _SECRET_OPTION.match(name):
+        if eq and name.startswith("-") and _SECRET_OPTION.match(name):
             shown.append(f"{name}=***")
+        elif hide_next and not _secret_option_name(arg):
+            shown.append("***")
         else:
             shown.append(arg)
         hide_next = not eq and bool(_SECRET_OPTION.match(arg))
     return shlex.join(shown)
+
+
+def _secret_option_name(arg: str) -> bool:
+    return bool(re.fullmatch(r"--[A-Za-z][A-Za-z0-9-]*", arg) and _SECRET_OPTION.match(arg))
 
 
 def _parent_death_signal() -> Callable[[], None] | None:

@@ -223,6 +223,17 @@ class Hub:
             raise AssertionError(f"{user}'s server is gone:\n{self.singleuser_log()}")
         return bool(server["ready"])
 
+    def stop_server(self, user: str) -> None:
+        """Stop ``user``'s server through the Hub's API; return once the Hub says it stopped."""
+        r = self.api("DELETE", f"users/{user}/server")
+        assert r.status_code in (202, 204), (r.status_code, r.text)
+        wait_until(
+            lambda: "" not in self.api("GET", f"users/{user}").json()["servers"],
+            60,
+            f"the Hub to say {user}'s server stopped",
+            interval=0.25,
+        )
+
     def user_token(self, user: str) -> str:
         """A new API token of ``user`` (who must exist), as a script of theirs would use."""
         r = self.api("POST", f"users/{user}/tokens", json={"note": "tests/hub"})
@@ -357,6 +368,29 @@ def activity_after(hub: Hub, user: str, then: dt.datetime) -> dt.datetime | None
     """``user``'s server ``last_activity`` if later than ``then``."""
     now = server_activity(hub, user)
     return now if now > then else None
+
+
+def assert_requests_move_activity(
+    hub: Hub,
+    session: requests.Session,
+    app_path: str,
+    user: str,
+    then: dt.datetime,
+    interval: float,
+) -> None:
+    """Three requests to the app at ``app_path`` move ``user``'s server ``last_activity``
+    past ``then``, to after they were sent, within a few report ``interval``s."""
+    before = dt.datetime.now(dt.UTC)
+    for n in range(3):
+        r = session.get(f"{hub.url}{app_path}work/{n}", timeout=REQUEST_TIMEOUT)
+        assert r.status_code == 200, (r.status_code, r.text)
+    moved = wait_until(
+        lambda: activity_after(hub, user, then),
+        4 * interval + 5,
+        f"the Hub to see {user}'s requests to {app_path}",
+        interval=0.25,
+    )
+    assert moved is not None and moved >= before - dt.timedelta(seconds=1), (moved, before)
 
 
 def _read(path: Path) -> str:

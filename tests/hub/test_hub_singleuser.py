@@ -12,7 +12,6 @@ server from the Hub stops her apps. The last test stops alice's server: keep it 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -34,8 +33,8 @@ from e2e.support import (
 from hub.support import (
     REQUEST_TIMEOUT,
     Hub,
-    activity_after,
     assert_refused,
+    assert_requests_move_activity,
     browser_session,
     running_hub,
     server_activity,
@@ -331,17 +330,7 @@ def test_only_proxied_traffic_moves_the_hubs_last_activity(
     time.sleep(2 * ACTIVITY_INTERVAL)  # the stream's end (its finish()) must not count either
     assert server_activity(hub, "alice") == settled, "the end of a log stream counted as activity"
 
-    before = dt.datetime.now(dt.UTC)
-    for n in range(3):
-        r = alice.get(f"{hub.url}{PREFIX}echo/work/{n}", timeout=REQUEST_TIMEOUT)
-        assert r.status_code == 200, (r.status_code, r.text)
-    moved = wait_until(
-        lambda: activity_after(hub, "alice", settled),
-        4 * ACTIVITY_INTERVAL + 5,
-        "the Hub to see alice's requests to echo",
-        interval=0.25,
-    )
-    assert moved is not None and moved >= before - dt.timedelta(seconds=1), (moved, before)
+    assert_requests_move_activity(hub, alice, PREFIX + "echo/", "alice", settled, ACTIVITY_INTERVAL)
 
 
 # ------------------------------------------------------------ 5. credentials
@@ -410,14 +399,7 @@ def test_stopping_alices_server_stops_her_apps(hub: Hub, alice: requests.Session
     for p in list(processes):
         processes += p.children(recursive=True)
 
-    r = hub.api("DELETE", "users/alice/server")
-    assert r.status_code in (202, 204), (r.status_code, r.text)
-    wait_until(
-        lambda: "" not in hub.api("GET", "users/alice").json()["servers"],
-        60,
-        "the Hub to say alice's server stopped",
-        interval=0.25,
-    )
+    hub.stop_server("alice")
 
     def gone() -> bool:
         return not any(_alive(p) for p in processes)

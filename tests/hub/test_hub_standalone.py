@@ -15,7 +15,6 @@ stops the app. The last test stops alice's server: keep it last.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +29,8 @@ from hub.support import (
     REQUEST_TIMEOUT,
     VENV_BIN,
     Hub,
-    activity_after,
     assert_refused,
+    assert_requests_move_activity,
     browser_session,
     running_hub,
     server_activity,
@@ -184,8 +183,7 @@ def test_carol_uses_her_apps_websocket(hub: Hub) -> None:
         with bob:
             assert r.status_code == 403, (r.status_code, r.url)
             assert ws_handshake_status(hub, bob, "/user/carol/ws_app/ws") in (302, 403)
-    r = hub.api("DELETE", "users/carol/server")
-    assert r.status_code in (202, 204), (r.status_code, r.text)
+    hub.stop_server("carol")
 
 
 async def _echo_once(url: str, cookies: str) -> str:
@@ -254,17 +252,7 @@ def test_only_proxied_traffic_moves_the_hubs_last_activity(
     time.sleep(2 * ACTIVITY_INTERVAL)
     assert server_activity(hub, "alice") == settled, "an idle app or an API call counted"
 
-    before = dt.datetime.now(dt.UTC)
-    for n in range(3):
-        r = alice.get(f"{hub.url}{ALICE}echo/work/{n}", timeout=REQUEST_TIMEOUT)
-        assert r.status_code == 200, (r.status_code, r.text)
-    moved = wait_until(
-        lambda: activity_after(hub, "alice", settled),
-        4 * ACTIVITY_INTERVAL + 5,
-        "the Hub to see alice's requests to echo",
-        interval=0.25,
-    )
-    assert moved is not None and moved >= before - dt.timedelta(seconds=1), (moved, before)
+    assert_requests_move_activity(hub, alice, ALICE + "echo/", "alice", settled, ACTIVITY_INTERVAL)
 
 
 # ------------------------------------------------------------ 4. credentials
@@ -336,14 +324,7 @@ def test_stopping_alices_server_stops_her_app(hub: Hub, alice: requests.Session)
     pid = _echo_status(hub, alice)["pid"]
     assert isinstance(pid, int)
     app = psutil.Process(pid)
-    r = hub.api("DELETE", "users/alice/server")
-    assert r.status_code in (202, 204), (r.status_code, r.text)
-    wait_until(
-        lambda: "" not in hub.api("GET", "users/alice").json()["servers"],
-        60,
-        "the Hub to say alice's server stopped",
-        interval=0.25,
-    )
+    hub.stop_server("alice")
     wait_until(lambda: not pid_alive(app.pid), 5, "alice's app to end")
     left = [cmd for _, cmd in hub.own_processes() if "configurable-http-proxy" not in cmd]
     assert left == [], left

@@ -236,7 +236,11 @@ def test_log_buffer_cuts_long_text_it_is_given():
         (["marimo", "edit", "--token-password", "s3cret", "--port", "1"],
          "marimo edit --token-password '***' --port 1"),
         (["app", "--auth-key=s3cret", "--host=127.0.0.1"], "app '--auth-key=***' --host=127.0.0.1"),
-        (["app", "--password", "--verbose"], "app --password --verbose"),
+        (["app", "--password", "--verbose"], "app --password '***'"),  # a flag, or a value?
+        # a random token may start with "-" (seen: secrets.token_urlsafe in a plugin)
+        (["marimo", "--token", "--token-password", "-zlLA1kL25oZ"],
+         "marimo --token --token-password '***'"),
+        (["app", "--api-key", "--x-Y9"], "app --api-key '***'"),
         (["lab", "--ServerApp.token=abc"], "lab '--ServerApp.token=***'"),
         (["python3", "-m", "http.server", "8000"], "python3 -m http.server 8000"),
         (["echo", "a b"], "echo 'a b'"),
