@@ -1,7 +1,8 @@
 """Benchmark jupyter-app-proxy against direct access, Jupyter Server Proxy, nginx and CHP.
 
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
-        [--only small,transfers,ttfb,ws,cold] [--targets direct,ours,jsp,nginx,chp,standalone]
+        [--only small,transfers,ttfb,ws,cold]
+        [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor]]
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
@@ -38,6 +39,7 @@ from targets import BACKEND, LABELS, Context, Target, restart, start, start_back
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEYS = ["direct", "ours", "jsp", "nginx", "chp", "standalone"]
+FLOOR_KEYS = ["tornado", "floor"]  # --only small; not in the default set
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
@@ -243,7 +245,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", type=_choices(STEPS), default=STEPS, help=f"some of {','.join(STEPS)}"
     )
     parser.add_argument(
-        "--targets", type=_choices(KEYS), default=KEYS, help=f"some of {','.join(KEYS)}"
+        "--targets",
+        type=_choices(KEYS + FLOOR_KEYS),
+        default=KEYS,
+        help=f"some of {','.join(KEYS + FLOOR_KEYS)} (the last two: --only small)",
     )
     parser.add_argument(
         "--render", metavar="JSON", type=Path, help="only rewrite the .md of a saved .json"

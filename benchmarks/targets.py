@@ -7,7 +7,9 @@
 - ``nginx``: nginx with keep-alive upstream connections and no buffering;
 - ``chp``: configurable-http-proxy with ``--default-target``;
 - ``standalone``: ``jupyter-app-proxy --name b`` (no Jupyter server) as JupyterHub spawns
-  it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes).
+  it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes);
+- ``tornado`` and ``floor`` (``floors.py``, ``--only small``): a bare tornado handler, and
+  the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado.
 
 Each Jupyter gets its own config, data and runtime dirs, and only its own proxy extension;
 :func:`verify_jupyter` checks that from the log and from a route only JSP has.
@@ -22,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,10 @@ LABELS = {
     "nginx": "nginx",
     "chp": "configurable-http-proxy 5.3.0",
     "standalone": "jupyter-app-proxy standalone",
+    "tornado": "(bare tornado handler, no proxy)",
+    "floor": "(least tornado + aiohttp proxy)",
 }
+FLOORS = HERE / "floors.py"
 HUB_STUB = HERE / "hubstub.py"
 STANDALONE_USER = "bench"
 
@@ -284,6 +290,15 @@ def start_standalone(ctx: Context) -> Target:
     return Target("standalone", port, prefix + "b/", proc, proc.pid, log)
 
 
+def start_floor(ctx: Context, mode: str) -> Target:
+    port = free_port()
+    cmd = [sys.executable, str(FLOORS), mode, str(port), str(ctx.backend_port)]
+    log = ctx.tmp / f"{mode}-{time.monotonic_ns()}.log"
+    proc = ctx.launcher.spawn(cmd, log)
+    wait_http(port, "/small", proc, timeout=30, log=log)
+    return Target(mode, port, "/", proc, proc.pid, log)
+
+
 STARTERS: dict[str, Callable[[Context], Target]] = {
     "direct": start_direct,
     "ours": start_ours,
@@ -291,6 +306,8 @@ STARTERS: dict[str, Callable[[Context], Target]] = {
     "nginx": start_nginx,
     "chp": start_chp,
     "standalone": start_standalone,
+    "tornado": partial(start_floor, mode="tornado"),
+    "floor": partial(start_floor, mode="floor"),
 }
 
 

@@ -9,6 +9,7 @@ a usage or configuration error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import logging
 import os
@@ -167,6 +168,8 @@ async def serve(plan: Plan) -> int:
         plan.prefix,
         name,
     )
+    if plan.config.freeze_startup_objects:
+        _freeze_startup_objects()
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -217,6 +220,14 @@ async def _recovers(registry: Registry, name: str, within: float) -> bool:
         if (await registry.status(name)).state == ProcessState.RUNNING.value:
             return True
     return False
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the imports' objects (Jupyter Server's, JupyterHub's) out of full collections,
+    as the extension does (``ServerProxy.freeze_startup_objects``): they are never garbage."""
+    gc.collect()
+    gc.freeze()
+    log.debug("jupyter-app-proxy: %d startup objects frozen", gc.get_freeze_count())
 
 
 def _reporter(hub: HubEnvironment, last_activity: Callable[[], Any]) -> ActivityReporter:
