@@ -4,7 +4,8 @@ The Hub spawns, instead of a single-user Jupyter server, ``jupyter-app-proxy -- 
 (:data:`COMMANDS`, by user): alice gets echo_app (HTTP), carol ws_app (websockets),
 broken an app that exits at once. Users log in through the Hub's form (cookie
 sessions). Checked: the owner lands on her app after the Hub's login, with its
-management API and metrics under her prefix (a POST needs her ``_xsrf``); bob, bob's
+management API and metrics under her prefix (a POST needs her ``_xsrf``); dave, whom a
+role grants access to her server, gets in after the Hub's confirmation; bob, bob's
 token and anonymous requests reach neither the app, its websocket, the API nor the
 metrics, and the app sees none of them; only proxied traffic moves the Hub's
 ``last_activity``; the Hub's credentials never reach the app; a command that cannot
@@ -15,6 +16,7 @@ stops the app. The last test stops alice's server: keep it last.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +68,10 @@ c.Spawner.pre_spawn_hook = _standalone
 c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] = "{ACTIVITY_INTERVAL:g}"
 c.JupyterHub.last_activity_interval = 3600
 c.Spawner.poll_interval = 1  # notice broken's exit soon
+# dave may use alice's server (the Hub asks him to confirm, NOTES P17); bob may not
+c.JupyterHub.load_roles.append(
+    {{"name": "alices-guest", "scopes": ["access:servers!user=alice"], "users": ["dave"]}}
+)
 """
 
 
@@ -235,6 +241,23 @@ def test_nobody_else_reaches_alices_app(
     assert ws_handshake_status(hub, session, ALICE + f"echo/{tag}-ws") in (302, 403)
     assert tag not in requests_log.read_text(), requests_log.read_text()
     assert _echo_status(hub, alice)["pid"] == pid, "an intruder restarted echo"
+
+
+def test_a_user_the_hub_grants_access_uses_alices_app(hub: Hub, requests_log: Path) -> None:
+    """dave, granted access:servers!user=alice by a role, confirms the Hub's "Authorize
+    access" form once and then reaches alice's app; her metrics too."""
+    session, r = hub.login("dave", ALICE + "echo/from-dave")
+    with session:
+        assert r.status_code == 200 and "/hub/api/oauth2/authorize" in r.url, (r.url, r.text[:300])
+        fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', r.text)
+        assert ("scopes", "access:servers!server=alice/") in fields, fields
+        r = session.post(r.url, data=fields, timeout=REQUEST_TIMEOUT)
+        assert r.url == hub.url + ALICE + "echo/from-dave", (r.url, r.status_code)
+        r = _app_answer(session, r.url)
+        assert r.status_code == 200 and r.json()["path"] == "/from-dave", r.text[:300]
+        assert "from-dave" in requests_log.read_text()
+        r = session.get(hub.url + ALICE + "metrics", timeout=REQUEST_TIMEOUT)
+        assert r.status_code == 200, r.status_code
 
 
 # ------------------------------------------------------------ 3. activity
