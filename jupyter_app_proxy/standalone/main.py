@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tornado import web
 from tornado.httpserver import HTTPServer
 
 from ..spec.model import ServerSpec
@@ -138,39 +139,55 @@ async def serve(plan: Plan) -> int:
     """Listen, start the app, report activity; until a signal, or the app cannot start."""
     name = plan.spec.name
     wiring = wire(plan.config, {name: plan.spec}, plan.prefix, log, port_routes=False)
-    if plan.hub is None:
-        log.warning(
-            "jupyter-app-proxy: --no-auth: NO authentication; anyone who can reach %s:%d "
-            "can use %s",
-            plan.ip or "*",
-            plan.port,
-            name,
-        )
-        auth = no_auth_settings(log)
-    else:
-        auth = hub_auth_settings(log)
+    app = application(wiring, name, plan.prefix, _authentication(plan))
+    server = _listen(app, plan)
+    if server is None:
+        await wiring.stop()
+        return 1
+    if plan.config.freeze_startup_objects:
+        _freeze_startup_objects()
+    started = await _run_until_stopped(wiring, app, plan)
+    server.stop()
+    await wiring.stop()
+    log.info("jupyter-app-proxy: stopped")
+    return 0 if started else 1
+
+
+def _authentication(plan: Plan) -> dict[str, Any]:
+    if plan.hub is not None:
+        return hub_auth_settings(log)
+    log.warning(
+        "jupyter-app-proxy: --no-auth: NO authentication; anyone who can reach %s:%d can use %s",
+        plan.ip or "*",
+        plan.port,
+        plan.spec.name,
+    )
+    return no_auth_settings(log)
+
+
+def _listen(app: web.Application, plan: Plan) -> HTTPServer | None:
     ssl_options = server_ssl_context(plan.hub.ssl) if plan.hub and plan.hub.ssl else None
-    app = application(wiring, name, plan.prefix, auth)
-    server = HTTPServer(app, xheaders=True, ssl_options=ssl_options)
+    server = HTTPServer(app, xheaders=True, ssl_options=ssl_options)  # behind the Hub's proxy
     try:
         server.listen(plan.port, plan.ip)
     except OSError as e:
         log.error("jupyter-app-proxy: cannot listen on %s:%d: %s", plan.ip, plan.port, e)
-        await wiring.stop()
-        return 1
-    scheme = "https" if ssl_options else "http"
+        return None
+    where = f"{'https' if ssl_options else 'http'}://{plan.ip or '*'}:{plan.port}"
     log.info(
-        "jupyter-app-proxy: serving %s at %s://%s:%d%s%s/",
-        name,
-        scheme,
-        plan.ip or "*",
-        plan.port,
+        "jupyter-app-proxy: serving %s at %s%s%s/",
+        plan.spec.name,
+        where,
         plan.prefix,
-        name,
+        plan.spec.name,
     )
-    if plan.config.freeze_startup_objects:
-        _freeze_startup_objects()
-    stopped = asyncio.Event()
+    return server
+
+
+async def _run_until_stopped(wiring: Wiring, app: web.Application, plan: Plan) -> bool:
+    """Start the app and report activity until SIGTERM or SIGINT, or until the app could
+    not start; False in that last case."""
+    name, stopped = plan.spec.name, asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
@@ -181,13 +198,10 @@ async def serve(plan: Plan) -> int:
         background.append(spawn(reporter.run(), name="activity reports"))
     await stopped.wait()
     failed = first.done() and not first.cancelled() and first.result() is False
-    server.stop()
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
-    await wiring.stop()
-    log.info("jupyter-app-proxy: stopped")
-    return 1 if failed else 0
+    return not failed
 
 
 async def _first_start(wiring: Wiring, name: str, stopped: asyncio.Event) -> bool:
