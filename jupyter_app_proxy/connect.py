@@ -3,7 +3,7 @@
 Readiness probes (``supervisor/readiness.py``), raw socket apps
 (``proxy/rawsocket.py``) and websocket upgrades (``proxy/tunnel.py``) connect
 with :func:`connect_socket` and wrap the socket in the stream type they use.
-(HTTP goes through aiohttp's pooled connectors instead.)
+HTTP requests too (``proxy/client.py``), once per new pooled connection.
 
 A host name is tried at each of its addresses in turn: ``localhost`` is often
 ``::1`` first, while the app listens on 127.0.0.1 only. A connect that fails

@@ -87,9 +87,9 @@ def wire(
 
     def retire_connections(app: SupervisedApp, old: ProcessState, new: ProcessState) -> None:
         if new in _ENDED and app.endpoint is not None:
-            session = pool.retire(app.endpoint)
-            if session is not None:
-                spawn(session.close(), name=f"close pool {app.spec.name}")
+            connections = pool.retire(app.endpoint)
+            if connections is not None:
+                spawn(connections.close(), name=f"close pool {app.spec.name}")
 
     registry = Registry(
         specs,

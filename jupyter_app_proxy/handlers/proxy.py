@@ -221,9 +221,11 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
                 "path": route.target.split("?", 1)[0],
             }
             rewriting = Rewriting(spec.rewrite_response, arguments, self.context.rewrite_max_bytes)
-        session = self.context.pool.session(route.endpoint)
+        connections = self.context.pool.connections(route.endpoint)
         assert self._sink is not None  # only dropped once the response is done
-        task = spawn(forward(session, upstream, self._sink, rewriting), name=f"proxy {spec.name}")
+        task = spawn(
+            forward(connections, upstream, self._sink, rewriting), name=f"proxy {spec.name}"
+        )
         body = self._body
         if body is not None:
             task.add_done_callback(lambda _: body.close())  # unblock a put() nobody will read

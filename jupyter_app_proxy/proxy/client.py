@@ -1,70 +1,106 @@
-"""Pooled keep-alive HTTP clients, one per app endpoint (TCP or unix socket).
+"""Pooled keep-alive HTTP/1.1 connections, one pool per app endpoint (TCP or unix socket).
 
-The client adds nothing the browser did not send (no default User-Agent,
-Accept or Accept-Encoding), never decompresses, keeps no cookies, and never
-follows redirects: the bytes the app sends are the bytes the browser gets.
+The client adds nothing the browser did not send (``proxy/h1.py`` says the two
+exceptions), never decompresses, keeps no cookies, and never follows redirects:
+the bytes the app sends are the bytes the browser gets. Connections are
+``proxy/connection.py``'s; this module only decides which one a request gets.
+
+Rule 1: a pool holds idle connections only (the most recent is reused first)
+and knows every open one, so that :meth:`EndpointPool.close` also cuts those in
+use: an app that went away leaves no request waiting on it.
+Rule 2: a connection goes back to the pool only if its exchange ended cleanly
+(:attr:`Connection.reusable`); any other is closed. Idle ones are closed after
+:data:`KEEPALIVE` s, or when the app closes them (they leave the pool then).
 """
 
 from __future__ import annotations
 
-import aiohttp
+import asyncio
 
+from ..connect import connect_socket
 from ..endpoint import Endpoint
+from .connection import Connection
 
-READ_BUFFER = 256 * 1024  # bytes aiohttp reads per socket read; also its flow-control unit
-MAX_HEADER_LINE = 64 * 1024  # apps with big cookies or CSP headers exceed aiohttp's 8 KiB default
 CONNECT_TIMEOUT = 10.0
+KEEPALIVE = 60.0  # seconds an idle connection is kept
+
+
+class EndpointPool:
+    """The connections to one endpoint."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.host = endpoint.origin.removeprefix("http://")  # the Host if a request has none
+        self.closed = False
+        self._idle: list[Connection] = []
+        self._open: set[Connection] = set()
+
+    async def take(self) -> Connection:
+        """An idle connection, or a new one (raises ``OSError``, ``TimeoutError``)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.idle_timer is not None:
+                conn.idle_timer.cancel()
+                conn.idle_timer = None
+            if not conn.closed:
+                return conn
+        return await self._connect()
+
+    def give_back(self, conn: Connection) -> None:
+        """The exchange on ``conn`` is over: keep it for the next request, or close it."""
+        conn.finish()
+        if self.closed or not conn.reusable:
+            conn.close()
+            return
+        conn.idle_timer = asyncio.get_running_loop().call_later(KEEPALIVE, conn.close)
+        self._idle.append(conn)
+
+    async def close(self) -> None:
+        """Close every connection, idle or in use; later requests get new ones."""
+        self.closed = True
+        self._idle.clear()
+        for conn in list(self._open):
+            conn.close()
+
+    async def _connect(self) -> Connection:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            sock = await connect_socket(self.endpoint)
+        try:
+            _, conn = await asyncio.get_running_loop().create_connection(Connection, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        conn.on_close = self._forget
+        self._open.add(conn)
+        return conn
+
+    def _forget(self, conn: Connection) -> None:
+        self._open.discard(conn)
+        if conn in self._idle:
+            self._idle.remove(conn)
 
 
 class UpstreamPool:
-    """``Endpoint -> aiohttp.ClientSession``; sessions live until the app stops."""
+    """``Endpoint -> EndpointPool``; a pool lives until its app stops."""
 
     def __init__(self) -> None:
-        self._sessions: dict[Endpoint, aiohttp.ClientSession] = {}
+        self._pools: dict[Endpoint, EndpointPool] = {}
 
-    def session(self, endpoint: Endpoint) -> aiohttp.ClientSession:
-        session = self._sessions.get(endpoint)
-        if session is None or session.closed:
-            session = self._sessions[endpoint] = _new_session(endpoint)
-        return session
+    def connections(self, endpoint: Endpoint) -> EndpointPool:
+        pool = self._pools.get(endpoint)
+        if pool is None or pool.closed:
+            pool = self._pools[endpoint] = EndpointPool(endpoint)
+        return pool
 
-    def retire(self, endpoint: Endpoint) -> aiohttp.ClientSession | None:
+    def retire(self, endpoint: Endpoint) -> EndpointPool | None:
         """Forget the pool of an endpoint whose app went away; the caller closes it.
 
-        Taking the session out synchronously means a restart on the same port
+        Taking the pool out synchronously means a restart on the same port
         gets a fresh pool that a late close cannot touch.
         """
-        return self._sessions.pop(endpoint, None)
+        return self._pools.pop(endpoint, None)
 
     async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
-
-
-def _new_session(endpoint: Endpoint) -> aiohttp.ClientSession:
-    connector: aiohttp.BaseConnector
-    if endpoint.unix_socket:
-        connector = aiohttp.UnixConnector(path=endpoint.unix_socket, limit=0, keepalive_timeout=60)
-    else:
-        # The resolver is named: with aiodns installed (jupyterhub pulls it in) aiohttp would
-        # switch to c-ares, which resolves names differently from the rest of Jupyter.
-        connector = aiohttp.TCPConnector(
-            limit=0, keepalive_timeout=60, use_dns_cache=True, resolver=aiohttp.ThreadedResolver()
-        )
-    session = aiohttp.ClientSession(
-        connector=connector,
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None),
-        read_bufsize=READ_BUFFER,
-        max_line_size=MAX_HEADER_LINE,
-        max_field_size=MAX_HEADER_LINE,
-    )
-    # aiohttp resends idempotent requests (PUT and DELETE too) once after a dropped
-    # connection, reusing the body payload: for our streamed bodies that payload is
-    # already consumed, so the app would get a request without its body. Retries are
-    # decided in proxy.http instead (bodiless GET/HEAD/OPTIONS only). No public switch.
-    session._retry_connection = False
-    return session
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import aiohttp
+from .connection import ClosedEarly, ClosedMidResponse, InvalidResponse
 
 
 class UpstreamError(Exception):
@@ -28,6 +28,12 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """The app closed the connection or sent something that is not HTTP."""
+
+
+class UpstreamClosedEarly(UpstreamProtocolError):
+    """The app closed the connection before any byte of a response (a stale keep-alive
+    connection, or an app that crashed on the request): the one failure after which a
+    bodiless GET, HEAD or OPTIONS is sent again."""
 
 
 class ResponseTooLarge(UpstreamError):
@@ -60,31 +66,21 @@ def map_connect_errors(app: str, where: str) -> Iterator[None]:
 
 
 @contextmanager
-def map_body_read_errors(app: str, where: str) -> Iterator[None]:
-    """:func:`map_upstream_errors` for reads of a body: a connection our side closed
-    (the app exited and its pool was closed, or a time limit closed it) makes aiohttp's
-    reader raise a bare ``RuntimeError``."""
-    try:
-        with map_upstream_errors(app, where):
-            yield
-    except RuntimeError as e:
-        raise UpstreamProtocolError(f"the connection to {app} was closed mid-response") from e
-
-
-@contextmanager
 def map_upstream_errors(app: str, where: str) -> Iterator[None]:
-    """Translate aiohttp/OS errors into :class:`UpstreamError` with a readable message."""
+    """Translate the connection's errors (``proxy/connection.py``) into :class:`UpstreamError`.
+
+    A connection our side closed (the app exited and its pool was closed, or a time
+    limit closed it) fails a waiting read the same way as one the app closed.
+    """
     try:
         yield
-    except aiohttp.ClientConnectorError as e:
-        raise UpstreamConnectError(
-            f"could not connect to {app} at {where}: {e.strerror or e}"
-        ) from e
-    except (TimeoutError, aiohttp.ServerTimeoutError) as e:
+    except ClosedEarly as e:
+        raise UpstreamClosedEarly(f"{app} closed the connection without a response") from e
+    except ClosedMidResponse as e:
+        raise UpstreamProtocolError(f"the connection to {app} was closed mid-response") from e
+    except InvalidResponse as e:
+        raise UpstreamProtocolError(f"{app} sent an invalid HTTP response: {e}") from e
+    except TimeoutError as e:
         raise UpstreamTimeout(f"{app} at {where} did not answer in time") from e
-    except aiohttp.ServerDisconnectedError as e:
-        raise UpstreamProtocolError(f"{app} closed the connection without a response") from e
-    except aiohttp.ClientResponseError as e:
-        raise UpstreamProtocolError(f"{app} sent an invalid HTTP response: {e.message}") from e
-    except (aiohttp.ClientError, OSError) as e:
+    except OSError as e:
         raise UpstreamProtocolError(f"connection to {app} failed: {e}") from e

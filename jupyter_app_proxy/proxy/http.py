@@ -16,20 +16,22 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any, Protocol
 
-import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from ..endpoint import Endpoint
 from ..spec.templates import call_with_asked_args
+from .client import EndpointPool
+from .connection import Connection
 from .errors import (
     ResponseTooLarge,
     RewriteFailed,
+    UpstreamClosedEarly,
     UpstreamProtocolError,
     UpstreamTimeout,
-    map_body_read_errors,
+    map_connect_errors,
     map_upstream_errors,
 )
+from .h1 import Framing, framing, request_head
 from .rewrite import Headers, response_headers
 from .timeouts import IdleWatch, SentSignal, within
 
@@ -91,40 +93,53 @@ class Rewriting:
 
 
 async def forward(
-    session: aiohttp.ClientSession,
+    pool: EndpointPool,
     req: UpstreamRequest,
     sink: ResponseSink,
     rewriting: Rewriting | None = None,
 ) -> None:
-    """Send ``req`` upstream and stream the answer into ``sink``."""
-    where = req.endpoint.describe()
-    url = URL(req.endpoint.origin + req.target, encoded=True)
+    """Send ``req`` upstream on a connection of ``pool`` and stream the answer into ``sink``."""
+    how = framing(req.method, req.headers, req.body is not None)
+    head = request_head(req.method, req.target, req.headers, pool.host, how)
     # A stale keep-alive connection (the app closed it as we reused it) fails before any
     # answer; a bodiless safe request can simply be sent again. Others are never repeated.
     attempts = 2 if req.body is None and req.method in RETRYABLE_METHODS else 1
     for attempt in range(attempts):
         body = SentSignal(req.body) if req.body is not None else None
         try:
-            with map_upstream_errors(req.app, where):
-                answer = session.request(
-                    req.method,
-                    url,
-                    headers=CIMultiDict(req.headers),
-                    data=body,
-                    allow_redirects=False,
-                )
-                resp = await within(
+            with map_upstream_errors(req.app, req.endpoint.describe()):
+                answer = _exchange(pool, req, head, body, how is Framing.CHUNKED)
+                conn = await within(
                     answer, req.timeout, body.sent if body else None, partial(_late, req)
                 )
-        except UpstreamProtocolError:
+        except UpstreamClosedEarly:
             if attempt + 1 == attempts:
                 raise
             continue
         try:
-            await _relay(req, resp, sink, rewriting)
+            await _relay(req, conn, sink, rewriting)
         finally:
-            resp.release() if resp.content.at_eof() else resp.close()
+            pool.give_back(conn)  # reused only if the exchange ended cleanly
         return
+
+
+async def _exchange(
+    pool: EndpointPool,
+    req: UpstreamRequest,
+    head: bytes,
+    body: SentSignal | None,
+    chunked: bool,
+) -> Connection:
+    """A connection that has sent ``head`` (and is sending ``body``) and received a head."""
+    with map_connect_errors(req.app, req.endpoint.describe()):
+        conn = await pool.take()
+    try:
+        conn.send(req.method, head, body, chunked)
+        await conn.response()
+    except BaseException:
+        pool.give_back(conn)  # incomplete: closed
+        raise
+    return conn
 
 
 def _late(req: UpstreamRequest) -> UpstreamTimeout:
@@ -136,47 +151,48 @@ def _late(req: UpstreamRequest) -> UpstreamTimeout:
 
 async def _relay(
     req: UpstreamRequest,
-    resp: aiohttp.ClientResponse,
+    conn: Connection,
     sink: ResponseSink,
     rewriting: Rewriting | None,
 ) -> None:
     where = req.endpoint.describe()
-    raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+    raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in conn.headers]
     headers = response_headers(raw, req.location)
+    reason = conn.reason.decode("latin-1")
     if rewriting and rewriting.functions:
-        with map_body_read_errors(req.app, where):
-            body = await _read_capped(resp, rewriting.max_bytes, req.app)
-        rewritten = _apply_rewrites(resp.status, resp.reason or "", headers, body, rewriting)
+        with map_upstream_errors(req.app, where):
+            body = await _read_capped(conn, rewriting.max_bytes, req.app)
+        rewritten = _apply_rewrites(conn.status, reason, headers, body, rewriting)
         sink.start(rewritten.code, rewritten.reason, list(rewritten.headers.items()))
         await sink.write(rewritten.body, more=False)
         return
-    sink.start(resp.status, resp.reason or "", headers)
-    if resp.content_length is None and (req.method == "HEAD" or not resp.content.at_eof()):
+    sink.start(conn.status, reason, headers)
+    if conn.content_length is None and (req.method == "HEAD" or not conn.at_eof()):
         # A stream (SSE, chunked logs): the browser learns at once that it is open,
         # instead of when the app first writes. Sized bodies follow their headers anyway.
         # HEAD: sent now, so that no Content-Length is invented for a body never sent.
         await sink.send_headers()
-    if resp.content_length is None:
-        await _relay_body(req, resp, sink, None)
+    if conn.content_length is None:
+        await _relay_body(req, conn, sink, None)
         return
-    idle = IdleWatch(req.timeout, resp.close)  # closing makes the waiting read fail
+    idle = IdleWatch(req.timeout, conn.close)  # closing makes the waiting read fail
     try:
-        await _relay_body(req, resp, sink, idle)
+        await _relay_body(req, conn, sink, idle)
     finally:
         idle.cancel()
 
 
 async def _relay_body(
     req: UpstreamRequest,
-    resp: aiohttp.ClientResponse,
+    conn: Connection,
     sink: ResponseSink,
     idle: IdleWatch | None,
 ) -> None:
     where = req.endpoint.describe()
     while True:
         try:
-            with map_body_read_errors(req.app, where):
-                chunk = await resp.content.readany()
+            with map_upstream_errors(req.app, where):
+                chunk = await conn.read()
         except UpstreamProtocolError as e:
             if idle is not None and idle.expired:
                 raise UpstreamTimeout(
@@ -189,13 +205,13 @@ async def _relay_body(
         if idle is not None:
             idle.seen()
         # The last chunk of the body rides with the response's end: one write, not two.
-        await sink.write(chunk, more=not resp.content.at_eof())
+        await sink.write(chunk, more=not conn.at_eof())
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int, app: str) -> bytes:
+async def _read_capped(conn: Connection, limit: int, app: str) -> bytes:
     parts: list[bytes] = []
     size = 0
-    while chunk := await resp.content.readany():
+    while chunk := await conn.read():
         size += len(chunk)
         if size > limit:
             raise ResponseTooLarge(

@@ -78,7 +78,7 @@ async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Callable[[]
     except TimeoutError:
         if limit.expired():
             raise on_timeout() from None
-        raise  # the work's own timeout (aiohttp's connect timeout), not ours
+        raise  # the work's own timeout (the connect timeout), not ours
 
 
 async def _resolve(answer: Awaitable[T]) -> T:
