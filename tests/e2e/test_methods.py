@@ -54,3 +54,25 @@ def test_head_of_a_streamed_download_keeps_content_length(shared_server: Jupyter
     """A HEAD of a streamed 5 MB download answers its Content-Length and no body."""
     r = shared_server.request("HEAD", "echo/bytes?n=5000000")
     assert (r.status, r.header("Content-Length"), r.body) == (200, "5000000", b""), r
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "HEAD echo/head-length",
+        "HEAD echo/bytes?n=5000000",
+        "GET echo/set-headers?h=Connection:close",
+    ],
+)
+def test_the_next_requests_are_answered_whole_after(
+    shared_server: JupyterServer, first: str
+) -> None:
+    """After a HEAD (whose Content-Length announced no body) or an app's Connection: close,
+    the pooled upstream connection is reused only if clean: the next answers are whole."""
+    method, path = first.split(" ")
+    assert shared_server.request(method, path).status == 200
+    for i in range(3):
+        info = shared_server.echo(f"echo/after?i={i}")
+        assert info["path"] == f"/after?i={i}", info
+        r = shared_server.get("echo/head-length")
+        assert (r.status, len(r.body)) == (200, 1234), r
