@@ -125,9 +125,13 @@ class Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        """Whether another request may follow on this connection."""
+        """Whether another request may follow: the response ended and was read to its end.
+
+        (A relay cancelled after the whole response arrived leaves its body unread.)
+        """
         return (
             self.done
+            and not self._body
             and not self.closed
             and self._error is None
             and not self._spoiled

@@ -246,3 +246,21 @@ def test_reading_pauses_past_the_high_water_mark_and_resumes_when_read() -> None
         assert not transport.paused
 
     asyncio.run(run())
+
+
+def test_a_response_left_unread_is_not_reused() -> None:
+    """A relay cancelled (its client left) after the whole answer came leaves bytes behind:
+    the next request on that connection would get them first."""
+
+    async def run() -> Connection:
+        conn = Connection()
+        transport = FakeTransport()
+        transport.protocol = conn
+        conn.connection_made(transport)
+        conn.send("GET", b"-", None, chunked=False)
+        conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await conn.response()
+        return conn
+
+    conn = asyncio.run(run())
+    assert conn.done and not conn.reusable
