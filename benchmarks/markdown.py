@@ -7,6 +7,9 @@ from typing import Any
 from report import Results, cell, failures, num, rss_cell, table
 
 API_STATUS = "ours_api_status"
+OURS_COOKIE = "ours_cookie"  # ours again, authenticated by Jupyter's login cookie
+API_STATUS_COOKIE = "ours_api_status_cookie"
+BY_COOKIE = (OURS_COOKIE, API_STATUS_COOKIE)
 
 
 def size_label(size: int) -> str:
@@ -50,7 +53,8 @@ def _load(values: list[float] | tuple[float, ...]) -> str:
 def small(results: Results, keys: list[str], labels: dict[str, str], seconds: float) -> list[str]:
     head = ["target", "req/s, 1 conn", "p50 ms", "p99 ms", "req/s, 32 conns", "p50 ms", "p99 ms"]
     rows = []
-    for key in [*keys, API_STATUS]:
+    extra = [API_STATUS, *(BY_COOKIE if "ours" in keys else ())]
+    for key in [*keys, *extra]:
         row = [labels[key]]
         for metric in ("small_c1", "small_c32"):
             row += [cell(results, metric, key, field) for field in ("rps", "p50_ms", "p99_ms")]

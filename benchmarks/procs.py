@@ -45,6 +45,23 @@ def http_get(port: int, path: str, headers: Mapping[str, str] | None = None) -> 
         conn.close()
 
 
+def login_cookie(port: int, path: str, headers: Mapping[str, str]) -> str:
+    """The ``username-...`` login cookie Jupyter sets for a token-authenticated GET, as
+    ``name=value``: what a browser sends from then on."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=dict(headers))
+        response = conn.getresponse()
+        response.read()
+        for value in response.headers.get_all("Set-Cookie") or []:
+            pair = value.split(";", 1)[0].strip()
+            if pair.startswith("username-"):
+                return pair
+    finally:
+        conn.close()
+    raise RuntimeError(f"no login cookie from GET {path} on port {port}")
+
+
 def wait_http(
     port: int,
     path: str,

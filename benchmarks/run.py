@@ -32,7 +32,14 @@ import httpbench
 import install
 import markdown
 import wsbench
-from procs import Launcher, free_port, install_signal_handlers, log_excerpt, log_size
+from procs import (
+    Launcher,
+    free_port,
+    install_signal_handlers,
+    log_excerpt,
+    log_size,
+    login_cookie,
+)
 from report import Results, commit, machine
 from targets import BACKEND, LABELS, Context, Target, restart, start, start_backend
 
@@ -139,12 +146,28 @@ class Bench:
                 url = target.url("/small")
                 run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
                 self.measure(metric, target, run, "rps")
-                # the floor: Jupyter's own handler, after each round
                 if target.key == self.keys[-1] and "ours" in self.targets:
-                    ours = self.targets["ours"]
-                    url = f"http://127.0.0.1:{ours.port}/api/status"
-                    run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
-                    self.measure(metric, ours, run, "rps", key=markdown.API_STATUS)
+                    self._jupyter_rounds(metric, conns)
+
+    def _jupyter_rounds(self, metric: str, conns: int) -> None:
+        """After each round: the floor (Jupyter's own ``/api/status``), then ours and that
+        floor again, authenticated by Jupyter's login cookie as a browser is."""
+        p, wrk, ours = self.profile, self.ctx.tools.wrk, self.targets["ours"]
+        status = f"http://127.0.0.1:{ours.port}/api/status"
+        by_cookie = {"Cookie": self._login_cookie(ours)}
+        for key, url, headers in [
+            (markdown.API_STATUS, status, self.ctx.headers),
+            (markdown.OURS_COOKIE, ours.url("/small"), by_cookie),
+            (markdown.API_STATUS_COOKIE, status, by_cookie),
+        ]:
+            run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds)
+            self.measure(metric, ours, run, "rps", key=key)
+
+    def _login_cookie(self, ours: Target) -> str:
+        if ours.info.get("cookie_port") != ours.port:  # ours may have been restarted
+            ours.info["cookie"] = login_cookie(ours.port, "/api/status", self.ctx.headers)
+            ours.info["cookie_port"] = ours.port
+        return str(ours.info["cookie"])
 
     def transfers(self) -> None:
         upload_dir = Path(tempfile.mkdtemp(dir=self.ctx.tmp))
@@ -282,7 +305,12 @@ def run_bench(
 
 def write(results: Results, meta: dict[str, Any], stem: Path | None = None) -> str:
     """Write the .md and (unless re-rendering an existing one) the .json; return the .md."""
-    labels = {**LABELS, markdown.API_STATUS: "(Jupyter's own /api/status, ours)"}
+    labels = {
+        **LABELS,
+        markdown.API_STATUS: "(Jupyter's own /api/status, ours)",
+        markdown.OURS_COOKIE: "jupyter-app-proxy, by login cookie (as a browser)",
+        markdown.API_STATUS_COOKIE: "(Jupyter's own /api/status, by login cookie)",
+    }
     text = markdown.render(results, meta, labels)
     if stem is None:
         RESULTS.mkdir(exist_ok=True)
