@@ -30,7 +30,6 @@ from tornado.iostream import IOStream, StreamClosedError
 
 from ..connect import connect_socket
 from ..endpoint import Endpoint
-from ..tasks import spawn
 from .errors import UpstreamProtocolError, UpstreamTimeout, map_connect_errors
 from .frames import FrameTracker, close_frame, ping_frame
 from .rewrite import Headers
@@ -175,7 +174,7 @@ async def join(
     pipe = _Pipe(client, app, on_traffic, client_heard_at=asyncio.get_running_loop().time())
     pinger = None
     if keepalive is not None and keepalive.interval > 0:
-        pinger = spawn(_keep_alive(pipe, keepalive), name="websocket keepalive")
+        pinger = _Pinger(pipe, keepalive)
     try:
         await asyncio.gather(_to_app(pipe), _to_client(pipe))
     finally:
@@ -231,15 +230,31 @@ async def _copy(
             return False
 
 
-async def _keep_alive(pipe: _Pipe, keepalive: Keepalive) -> None:
-    loop = asyncio.get_running_loop()
-    pinged_at = loop.time()
-    while not pipe.client.closed():
-        await asyncio.sleep(keepalive.interval)
-        now = loop.time()
+class _Pinger:
+    """Pings the browser every ``interval`` with one timer handle, not a task (an idle
+    websocket then holds no sleeping coroutine of its own)."""
+
+    def __init__(self, pipe: _Pipe, keepalive: Keepalive) -> None:
+        self._pipe, self._keepalive = pipe, keepalive
+        self._loop = asyncio.get_running_loop()
+        self._pinged_at = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
+            keepalive.interval, self._tick
+        )
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        pipe, keepalive, now = self._pipe, self._keepalive, self._loop.time()
+        self._timer = None
+        if pipe.client.closed():
+            return
         # Only a recent ping can have gone unanswered (not so after a suspended machine).
         if (
-            now - pinged_at < 2 * keepalive.interval
+            now - self._pinged_at < 2 * keepalive.interval
             and now - pipe.client_heard_at > keepalive.timeout
         ):
             pipe.client.close()  # both pipes end, and close the app's side
@@ -247,4 +262,5 @@ async def _keep_alive(pipe: _Pipe, keepalive: Keepalive) -> None:
         if pipe.to_client.at_boundary:  # never inside one of the app's frames
             with contextlib.suppress(StreamClosedError):
                 pipe.client.write(ping_frame())
-            pinged_at = now
+            self._pinged_at = now
+        self._timer = self._loop.call_later(keepalive.interval, self._tick)
