@@ -8,7 +8,7 @@ handlers all use it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any
@@ -36,9 +36,8 @@ from ..spec.model import ServerSpec
 from ..spec.templates import resolve_mapping
 from ..supervisor.errors import AppConfigError, AppUnavailable
 from ..supervisor.launcher import SECRET_ENVIRONMENT
-from ..supervisor.logbuffer import LogLine
 from .context import ProxyContext
-from .errorpage import render_error_page
+from .errorpage import EscapedErrorPages
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -54,7 +53,7 @@ class UpstreamRoute:
     location: Callable[[str], str]  # rewrites the app's Location headers
 
 
-class AppHandlerMixin:
+class AppHandlerMixin(EscapedErrorPages):
     """Mixed into tornado handlers (with JupyterHandler) serving one app."""
 
     spec: ServerSpec
@@ -219,25 +218,6 @@ class AppHandlerMixin:
             self.settings["api_last_activity"] = utcnow()
         return counts
 
-    def send_error_page(
-        self,
-        status: int,
-        title: str,
-        message: str,
-        log_tail: Sequence[LogLine] = (),
-        retry_after: float | None = None,
-    ) -> None:
-        """Answer with an escaped HTML error page (only before the response started)."""
-        handler: Any = self
-        handler.clear()
-        handler.set_status(status)
-        handler.set_header("Content-Type", "text/html; charset=utf-8")
-        handler.set_header("X-Content-Type-Options", "nosniff")
-        handler.set_header("Cache-Control", "no-store")
-        if retry_after is not None:
-            handler.set_header("Retry-After", str(max(1, round(retry_after))))
-        handler.finish(render_error_page(status, title, message, log_tail))
-
     def start_app_response(
         self, status: int, reason: str, headers: Iterable[tuple[str, str]]
     ) -> None:
@@ -273,8 +253,3 @@ class AppHandlerMixin:
         handler: Any = self
         handler.log.warning("[%s] %s (%s)", self.spec.name, died.message, error.message)
         self.send_error_page(died.status, "Bad Gateway", died.message, died.log_tail)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors raised by tornado or Jupyter also use the escaped page."""
-        reason = responses.get(status_code, "Error")
-        self.send_error_page(status_code, reason, reason)

@@ -20,6 +20,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..spec.model import ServerSpec
+from .errorpage import EscapedErrorPages
 
 #: An icon is an image: no script, style or plugin of it runs, even when opened directly.
 ICON_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -56,7 +57,7 @@ def icon_content_type(path: str) -> str:
     return media_type
 
 
-class ServersInfoHandler(JupyterHandler):
+class ServersInfoHandler(EscapedErrorPages, JupyterHandler):
     """GET the configured servers' launcher entries as JSON."""
 
     def initialize(self, specs: Mapping[str, ServerSpec]) -> None:
@@ -68,7 +69,7 @@ class ServersInfoHandler(JupyterHandler):
         self.finish(servers_info(self.specs, self.base_url))
 
 
-class IconHandler(JupyterHandler):
+class IconHandler(EscapedErrorPages, JupyterHandler):
     """GET a server's ``launcher_entry.icon_path`` file; 404 for no such server or icon."""
 
     def initialize(self, specs: Mapping[str, ServerSpec]) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import secrets
 import ssl
-from http.client import responses
 from typing import Any
 
 from jupyter_server.auth import AllowAllAuthorizer, PasswordIdentityProvider
@@ -31,28 +30,18 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.routing import PathMatches, Rule
 
-from ..handlers.errorpage import render_error_page
+from ..handlers.errorpage import EscapedErrorPages
 from ..wiring import Wiring
 from .hubenv import HubEnvironment, InternalSSL
 
 ACCESS_LOG = logging.getLogger("jupyter_app_proxy.access")
 
 
-class EscapedErrors:
-    """Errors as the app handlers show them: this host has no Jupyter page templates."""
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        handler: Any = self
-        reason = responses.get(status_code, "Error")
-        handler.set_header("Content-Type", "text/html; charset=utf-8")
-        handler.finish(render_error_page(status_code, reason, reason))
-
-
-class MetricsHandler(EscapedErrors, PrometheusMetricsHandler):
+class MetricsHandler(EscapedErrorPages, PrometheusMetricsHandler):
     """Jupyter's own ``metrics`` route (logged-in users only)."""
 
 
-class RootHandler(EscapedErrors, JupyterHandler):
+class RootHandler(EscapedErrorPages, JupyterHandler):
     """``<prefix>``: where the Hub sends users first; on to the app (after login)."""
 
     def initialize(self, target: str) -> None:

@@ -90,7 +90,7 @@ class Standalone:
 
     def finalize(self) -> list[str]:
         """Stop the script by SIGTERM if it still runs (it must exit 0); then kill, and
-        report, whatever outlived it."""
+        report, whatever outlived it, and any traceback in its output."""
         problems = []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -105,6 +105,8 @@ class Standalone:
         problems += kill_leftovers(
             "jupyter-app-proxy", lambda: marked_processes(self.workdir, self.marker, pid)
         )
+        if "Traceback" in self.output():
+            problems.append("a traceback in jupyter-app-proxy's output")
         return problems
 
 
@@ -185,6 +187,17 @@ def test_metrics_are_served(serving):
     r = get(port, "/metrics")
     assert r.status == 200, r
     assert "# TYPE" in r.text
+
+
+def test_errors_of_the_launcher_routes_are_escaped_pages(serving):
+    """The icon route (from the shared wiring) for an unknown app: 404 as the app routes
+    show errors, not Jupyter's templated page, which needs what only Jupyter Server has
+    (it failed with a traceback here)."""
+    _, port = serving
+    r = get(port, "/server-proxy/icon/<nope>")
+    assert r.status == 404, r
+    assert r.header("Content-Type") == "text/html; charset=utf-8", r
+    assert "Not Found" in r.text and "<nope>" not in r.text
 
 
 def test_sigterm_stops_the_app_then_exits_0(serving):
