@@ -259,6 +259,15 @@ class Hub:
         )
         return session, r
 
+    @contextlib.contextmanager
+    def refused_login(self, user: str, next_path: str) -> Iterator[requests.Session]:
+        """``user`` logged in to the Hub (:meth:`login`), whom the server at ``next_path``
+        refuses (403); the session, for requests that must be refused too."""
+        session, r = self.login(user, next_path)
+        with session:
+            assert r.status_code == 403, (r.status_code, r.url, r.text[:300])
+            yield session
+
     def log(self) -> str:
         """What the Hub and configurable-http-proxy printed."""
         return _read(self.log_file)

@@ -101,9 +101,7 @@ def alice(hub: Hub, app: Backend) -> Iterator[requests.Session]:
 @pytest.fixture(scope="module")
 def bob(hub: Hub) -> Iterator[requests.Session]:
     """bob, logged in to the Hub the same way; the Hub refuses him alice's server (403)."""
-    session, r = hub.login("bob", PREFIX + "guarded/login")
-    with session:
-        assert r.status_code == 403, (r.status_code, r.url, r.text)
+    with hub.refused_login("bob", PREFIX + "guarded/login") as session:
         yield session
 
 

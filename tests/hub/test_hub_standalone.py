@@ -209,9 +209,7 @@ async def _echo_once(url: str, cookies: str) -> str:
 @pytest.fixture(scope="module")
 def bob(hub: Hub) -> Iterator[requests.Session]:
     """bob, logged in to the Hub; the Hub's OAuth refuses him alice's server (403)."""
-    session, r = hub.login("bob", ALICE + "echo/")
-    with session:
-        assert r.status_code == 403, (r.status_code, r.url, r.text[:300])
+    with hub.refused_login("bob", ALICE + "echo/") as session:
         yield session
 
 
