@@ -128,8 +128,8 @@ class Registry:
         return self.apps[name]
 
     async def start(self, name: str, wait: bool = True) -> None:
-        if self.closed:
-            raise AppStopping(name, "Jupyter is shutting down; no app is started now")
+        if refusal := self._refusal(name):
+            raise refusal
         await self.managed(name).start(wait)
 
     async def stop(self, name: str) -> None:
@@ -137,13 +137,11 @@ class Registry:
 
     def begin_start(self, name: str) -> AppUnavailable | None:
         """Start ``name`` in the background as a request would; or why it cannot start now."""
-        if self.closed:
-            return AppStopping(name, "Jupyter is shutting down; no app is started now")
-        return self.managed(name).begin_start()
+        return self._refusal(name) or self.managed(name).begin_start()
 
     async def restart(self, name: str, wait: bool = True) -> None:
-        if self.closed:
-            raise AppStopping(name, "Jupyter is shutting down; no app is started now")
+        if refusal := self._refusal(name):
+            raise refusal
         await self.managed(name).restart(wait)
 
     def autostart(self) -> None:
@@ -155,12 +153,18 @@ class Registry:
 
     async def endpoint_for(self, name: str) -> Endpoint:
         """Where ``name`` listens, starting it first if we manage it."""
-        if self.closed:
-            raise AppStopping(name, "Jupyter is shutting down; no app is started now")
+        if refusal := self._refusal(name):
+            raise refusal
         app = self.apps.get(name)
         if app is not None:
             return await app.ensure_ready()
         return self._fixed_endpoint(self.specs[name])
+
+    def _refusal(self, name: str) -> AppStopping | None:
+        """Why no start of ``name`` is decided any more (the host is shutting down), or None."""
+        if self.closed:
+            return AppStopping(name, "Jupyter is shutting down; no app is started now")
+        return None
 
     @staticmethod
     def _fixed_endpoint(spec: ServerSpec) -> Endpoint:
