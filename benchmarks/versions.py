@@ -6,11 +6,15 @@ versions run at once, each in its own Jupyter Server from ``.venv`` with the pac
 taken from ``git archive <commit>`` (first on ``PYTHONPATH``, checked from the log), and
 wrk alternates between them (A B A B ...). Each serves the same backend twice: ``pre``
 (a pre-started app, ``port``) and ``managed`` (a ``command`` we start: the supervisor's
-bookkeeping too).
+bookkeeping too); ``status`` is Jupyter's own ``/api/status`` on the same server, the floor
+that issue 14's ratios are measured against.
 
     .venv/bin/python benchmarks/versions.py BEFORE [AFTER] [--runs 7] [--seconds 3]
+        [--apps pre,managed,status] [--auth token|cookie]
 
-AFTER defaults to HEAD. Prints the medians (requests/s, p50, p99) and AFTER/BEFORE.
+AFTER defaults to HEAD. Prints the medians (requests/s, p50, p99), AFTER/BEFORE, and each
+version's rate as a ratio to its own ``/api/status``. ``--auth cookie`` sends Jupyter's
+login cookie instead of the token, as a browser does.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from httpbench import Run, wrk
-from procs import Launcher, free_port, install_signal_handlers, wait_http
+from procs import Launcher, free_port, install_signal_handlers, login_cookie, wait_http
 from targets import BACKEND
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "versions-benchmark-token"
 HEADERS = {"Authorization": f"token {TOKEN}"}
 LOADED_FROM = "jupyter_app_proxy loaded from "
-CASES = [("pre", 1), ("pre", 32), ("managed", 1), ("managed", 32)]
+APPS = ("pre", "managed", "status")
+PATHS = {"pre": "/pre/small", "managed": "/managed/small", "status": "/api/status"}
 
 
 def export(commit: str, into: Path) -> tuple[str, Path]:
@@ -99,7 +104,13 @@ def main() -> None:
     parser.add_argument("after", nargs="?", default="HEAD")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--apps", default=",".join(APPS), help="of: " + ", ".join(APPS))
+    parser.add_argument("--auth", choices=("token", "cookie"), default="token")
     args = parser.parse_args()
+    apps = args.apps.split(",")
+    if not apps or set(apps) - set(APPS):
+        parser.error(f"--apps: a comma-separated list of {', '.join(APPS)}")
+    cases = [(name, conns) for name in apps for conns in (1, 32)]
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is missing: apt-get install wrk (or ./scripts/benchmark once)")
@@ -116,36 +127,60 @@ def main() -> None:
             for commit in (args.before, args.after):
                 sha, package = export(commit, tmp_path)
                 ports[sha] = start_jupyter(launcher, tmp_path / f"j-{sha}", package, backend_port)
+            headers = {
+                port: {"Cookie": login_cookie(port, "/api/status", HEADERS)}
+                if args.auth == "cookie"
+                else HEADERS
+                for port in ports.values()
+            }
             results: dict[tuple[str, str, int], list[Run]] = {}
-            for name, conns in CASES:
+            for name, conns in cases:
                 for port in ports.values():  # warm-up, not recorded
-                    wrk(binary, f"http://127.0.0.1:{port}/{name}/small", HEADERS, conns, 1)
+                    wrk(binary, f"http://127.0.0.1:{port}{PATHS[name]}", headers[port], conns, 1)
                 for _ in range(args.runs):
                     for sha, port in ports.items():
-                        url = f"http://127.0.0.1:{port}/{name}/small"
-                        run = wrk(binary, url, HEADERS, conns, args.seconds)
+                        url = f"http://127.0.0.1:{port}{PATHS[name]}"
+                        run = wrk(binary, url, headers[port], conns, args.seconds)
                         if not run["ok"]:
                             raise RuntimeError(f"{sha} {name} c={conns}: {run}")
                         results.setdefault((sha, name, conns), []).append(run)
-            report(list(ports), results, args)
+            report(list(ports), results, cases, args)
         finally:
             for proc in reversed(launcher.procs):
                 launcher.stop(proc)
             launcher.sweep()
 
 
-def report(shas: list[str], results: dict[tuple[str, str, int], list[Run]], args: Any) -> None:
+def report(
+    shas: list[str],
+    results: dict[tuple[str, str, int], list[Run]],
+    cases: list[tuple[str, int]],
+    args: Any,
+) -> None:
     before, after = shas
-    print(f"\nGET /small through each app; medians of {args.runs} runs of {args.seconds:g} s,")
-    print(f"alternating; {time.strftime('%Y-%m-%d %H:%M')}.\n")
-    print(f"| app | conns | {before} req/s | {after} req/s | {after}/{before} | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|")
-    for name, conns in CASES:
+    print(f"\nGET /small through each app (status: /api/status), by {args.auth}; medians of")
+    print(
+        f"{args.runs} runs of {args.seconds:g} s, alternating; {time.strftime('%Y-%m-%d %H:%M')}."
+    )
+    print("'vs status': the rate as a ratio to the same version's /api/status.\n")
+    print(
+        f"| app | conns | {before} req/s | {after} req/s | {after}/{before} "
+        "| vs status (before / after) | p50 ms | p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, conns in cases:
         a, b = results[(before, name, conns)], results[(after, name, conns)]
         ra, rb = median(a, "rps"), median(b, "rps")
+        floor = ""
+        if ("status", conns) in cases:
+            sa = median(results[(before, "status", conns)], "rps")
+            sb = median(results[(after, "status", conns)], "rps")
+            floor = f"{ra / sa:.2f} / {rb / sb:.2f}"
         p50 = f"{median(a, 'p50_ms'):.2f} / {median(b, 'p50_ms'):.2f}"
         p99 = f"{median(a, 'p99_ms'):.2f} / {median(b, 'p99_ms'):.2f}"
-        print(f"| {name} | {conns} | {ra:.0f} | {rb:.0f} | {rb / ra:.3f} | {p50} | {p99} |")
+        print(
+            f"| {name} | {conns} | {ra:.0f} | {rb:.0f} | {rb / ra:.3f} | {floor} | {p50} | {p99} |"
+        )
 
 
 if __name__ == "__main__":
