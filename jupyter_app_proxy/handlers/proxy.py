@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -41,6 +43,7 @@ from ..proxy.rewrite import Headers
 from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
+from .accesslog import log_proxied_request
 from .base import AppHandlerMixin, UpstreamRoute
 from .starting import offer_start_page
 
@@ -77,7 +80,12 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         super().initialize(*args, **kwargs)
         self._sink: _HandlerSink | None = _HandlerSink(self)
         self._body: BodyChannel | None = None
+        # The exchange with the app: a task started in prepare() for a request with a
+        # body (it reads the body while tornado receives it), else run by _answer() in
+        # tornado's own task for this request (one task and two loop turns fewer).
         self._upstream: asyncio.Task[None] | None = None
+        self._pending: Callable[[], Awaitable[None]] | None = None
+        self._answering: asyncio.Task[Any] | None = None  # tornado's task, while it runs one
         self._client_gone = False
         self._counted = False  # holds a slot of InFlight
         self._measured = False  # counted in the request metrics
@@ -135,10 +143,10 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         """Runs once tornado has read the request: the app's answer, or what went wrong."""
         if self._body is not None:
             await self._body.end()
-        if self._upstream is None:
+        if self._upstream is None and self._pending is None:
             return
         try:
-            await self._upstream
+            await self._exchange()
         except (asyncio.CancelledError, StreamClosedError):
             self._abort()
         except UpstreamError as e:
@@ -155,6 +163,8 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         self._client_gone = True
         if self._upstream is not None:
             self._upstream.cancel()  # stop reading from the app for a client that left
+        if self._answering is not None:
+            self._answering.cancel()  # the same, for an exchange run in tornado's task
         if self._body is not None:
             self._body.close()
         self._forget_upstream()  # tornado may never finish() a request whose client left
@@ -163,6 +173,11 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         super().on_finish()
         self._measure()
         self._forget_upstream()
+
+    def _log(self) -> None:
+        """Jupyter's access log line, built only if it would be shown (``accesslog``)."""
+        if not log_proxied_request(self):
+            super()._log()
 
     def _measure(self) -> None:
         """Count this request once, with its status, in the metrics."""
@@ -180,6 +195,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
         """
         self._sink = None
         self._upstream = None
+        self._pending = None
         self._body = None
         if self._counted:
             self._counted = False
@@ -223,13 +239,25 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             rewriting = Rewriting(spec.rewrite_response, arguments, self.context.rewrite_max_bytes)
         connections = self.context.pool.connections(route.endpoint)
         assert self._sink is not None  # only dropped once the response is done
-        task = spawn(
-            forward(connections, upstream, self._sink, rewriting), name=f"proxy {spec.name}"
-        )
+        self._pending = partial(forward, connections, upstream, self._sink, rewriting)
         body = self._body
-        if body is not None:
+        if body is not None:  # the body flows while tornado receives it: a task of its own
+            task = spawn(self._pending(), name=f"proxy {spec.name}")
             task.add_done_callback(lambda _: body.close())  # unblock a put() nobody will read
-        self._upstream = task
+            self._upstream, self._pending = task, None
+
+    async def _exchange(self) -> None:
+        """Wait for the exchange's task, or run the exchange here in tornado's task."""
+        if self._upstream is not None:
+            await self._upstream
+            return
+        run, self._pending = self._pending, None
+        assert run is not None
+        self._answering = asyncio.current_task()
+        try:
+            await run()
+        finally:
+            self._answering = None
 
     def _refuse_anonymous(self) -> None:
         if self.request.method in ("GET", "HEAD"):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import http.client
 import socket
 import time
+from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import pytest
 
-from e2e.support import JupyterServer, wait_until
+from e2e.support import Backend, JupyterServer, running_server, wait_until
 
 
 def _hang_up(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
@@ -93,3 +95,46 @@ def test_client_disconnect_mid_download_leaves_server_working(shared_server: Jup
         _hang_up(conn, resp)
     info = shared_server.echo("echo/after-download-disconnect")
     assert info["path"] == "/after-download-disconnect"
+
+
+def _connections_to(pid: int, port: int) -> list[str]:
+    """States of the TCP connections process ``pid`` holds to local ``port``."""
+    conns = psutil.Process(pid).net_connections(kind="tcp")
+    return [c.status for c in conns if c.raddr and c.raddr.port == port]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_client_leaving_before_the_answer_closes_the_apps_connection(
+    tmp_path: Path, app: Backend, method: str
+) -> None:
+    """No work for a client that left: the request to the app is dropped, its socket closed.
+
+    GET runs the exchange in tornado's own task for the request, POST (a body) in a task
+    of its own; both are cancelled when the client's connection ends.
+    """
+    config = f"c.ServerProxy.servers = {{'b': {{'port': {app.port}}}}}\n"
+    with running_server(tmp_path, config) as server:
+        assert server.proc is not None
+        pid = server.proc.pid
+        client = socket.create_connection(("127.0.0.1", server.port))
+        try:
+            body = b"x" * 10 if method == "POST" else b""
+            head = (
+                f"{method} /b/hang HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: token {server.token}\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            client.sendall(head.encode() + body)
+            wait_until(
+                lambda: app.log.exists() and f"{method} /hang" in app.log.read_text(),
+                10,
+                "the app got the request",
+            )
+            assert "ESTABLISHED" in _connections_to(pid, app.port)
+        finally:
+            client.close()
+        wait_until(
+            lambda: "ESTABLISHED" not in _connections_to(pid, app.port),
+            10,
+            "the proxy closed its connection to the app",
+        )
+        assert server.get("b/after").status == 200  # and serves the next request
