@@ -23,6 +23,7 @@ HOP_BY_HOP = frozenset(
 _REQUEST_ONLY_DROP = frozenset({"expect"})
 #: The context-path headers (lower case): set by the proxy alone, a client's are dropped.
 _CONTEXT_HEADERS = frozenset({"x-forwarded-context", "x-proxycontextpath"})
+_REQUEST_DROP = HOP_BY_HOP | _REQUEST_ONLY_DROP | _CONTEXT_HEADERS
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
@@ -31,7 +32,7 @@ def connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
     """Header names listed in ``Connection`` (they are hop-by-hop too)."""
     tokens: set[str] = set()
     for name, value in headers:
-        if name.lower() == "connection":
+        if len(name) == 10 and name.lower() == "connection":
             tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
     return tokens
 
@@ -62,18 +63,34 @@ def request_headers(
     from the proxy only, never from the client). An ``absolute_url`` app sees
     the prefix in its path already: a prefix header on top would make
     frameworks that honour it (werkzeug's ``ProxyFix``) put it in twice.
+
+    The order: the browser's fields that stay, then the forwarded ones, then the
+    overrides; a field named by a later group replaces the earlier ones (any case).
+    One pass over the browser's fields: this runs for every proxied request.
     """
-    headers = drop_hop_by_hop(incoming, _REQUEST_ONLY_DROP | _CONTEXT_HEADERS)
-    prior_for = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    incoming = list(incoming)
+    prior_for = []
+    for name, value in incoming:
+        if len(name) == 15 and name.lower() == "x-forwarded-for":
+            prior_for.append(value)
+    prior_for.append(client_ip)
     forwarded = {
         "X-Forwarded-Proto": proto,
         "X-Forwarded-Host": host,
-        "X-Forwarded-For": ", ".join([*prior_for, client_ip]),
+        "X-Forwarded-For": ", ".join(prior_for),
     }
     if not absolute_url:
         forwarded["X-Forwarded-Prefix"] = prefix
         forwarded.update(context_headers(prefix))
-    return replace_headers(replace_headers(headers, forwarded), override)
+    overridden = {k.lower() for k in override} if override else set()
+    drop = connection_tokens(incoming)
+    drop |= _REQUEST_DROP
+    drop |= overridden
+    drop.update(k.lower() for k in forwarded)
+    out = [(k, v) for k, v in incoming if k.lower() not in drop]
+    out.extend(item for item in forwarded.items() if item[0].lower() not in overridden)
+    out.extend(override.items())
+    return out
 
 
 def context_headers(prefix: str) -> dict[str, str]:
@@ -154,9 +171,14 @@ def response_headers(
     upstream: Iterable[tuple[str, str]], location: Callable[[str], str]
 ) -> Headers:
     """Headers to send to the client: hop-by-hop removed, ``Location`` rewritten."""
-    return [
-        (k, location(v) if k.lower() == "location" else v) for k, v in drop_hop_by_hop(upstream)
-    ]
+    headers = list(upstream)
+    drop = HOP_BY_HOP | connection_tokens(headers)
+    out = []
+    for k, v in headers:
+        lower = k.lower()
+        if lower not in drop:
+            out.append((k, location(v) if lower == "location" else v))
+    return out
 
 
 def app_origins(host: str, port: int) -> list[str]:
