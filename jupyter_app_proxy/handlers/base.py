@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from http.client import responses
 from typing import Any
 
@@ -40,6 +41,12 @@ from .context import ProxyContext
 from .errorpage import EscapedErrorPages
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _app_location(endpoint: Endpoint, prefix: str, absolute_url: bool, value: str) -> str:
+    """An app's ``Location`` value as the browser must see it (``rewrite_location``)."""
+    origins = app_origins(endpoint.host, endpoint.port)
+    return rewrite_location(value, app_origins=origins, prefix=prefix, absolute_url=absolute_url)
 
 
 @dataclass(frozen=True)
@@ -145,13 +152,8 @@ class AppHandlerMixin(EscapedErrorPages):
         )
         if spec.identity_header:
             headers = replace_headers(headers, self._identity(spec.identity_header))
-        origins = app_origins(endpoint.host, endpoint.port)
-
-        def location(value: str) -> str:
-            return rewrite_location(
-                value, app_origins=origins, prefix=prefix, absolute_url=spec.absolute_url
-            )
-
+        # Built for every request, called only for a response with a Location.
+        location = partial(_app_location, endpoint, prefix, spec.absolute_url)
         target = upstream_target(prefix, mapped, query, absolute_url=spec.absolute_url)
         return UpstreamRoute(endpoint, prefix, target, headers, location)
 
