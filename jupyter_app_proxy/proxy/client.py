@@ -11,6 +11,10 @@ use: an app that went away leaves no request waiting on it.
 Rule 2: a connection goes back to the pool only if its exchange ended cleanly
 (:attr:`Connection.reusable`); any other is closed. Idle ones are closed after
 :data:`KEEPALIVE` s, or when the app closes them (they leave the pool then).
+Rule 3: no timer per request. One timer per pool, armed only while connections
+are idle, closes those idle for ``keepalive`` s and re-arms for the oldest
+remaining (a timer per give-back cost a heap entry per request, cancelled
+again by the next ``take``).
 """
 
 from __future__ import annotations
@@ -28,20 +32,19 @@ KEEPALIVE = 60.0  # seconds an idle connection is kept
 class EndpointPool:
     """The connections to one endpoint."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, keepalive: float = KEEPALIVE) -> None:
         self.endpoint = endpoint
         self.host = endpoint.origin.removeprefix("http://")  # the Host if a request has none
+        self.keepalive = keepalive
         self.closed = False
-        self._idle: list[Connection] = []
+        self._idle: list[Connection] = []  # oldest first; taken from the end (most recent)
         self._open: set[Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None  # Rule 3
 
     async def take(self) -> Connection:
         """An idle connection, or a new one (raises ``OSError``, ``TimeoutError``)."""
         while self._idle:
             conn = self._idle.pop()
-            if conn.idle_timer is not None:
-                conn.idle_timer.cancel()
-                conn.idle_timer = None
             if not conn.closed:
                 return conn
         return await self._connect()
@@ -52,15 +55,36 @@ class EndpointPool:
         if self.closed or not conn.reusable:
             conn.close()
             return
-        conn.idle_timer = asyncio.get_running_loop().call_later(KEEPALIVE, conn.close)
+        loop = asyncio.get_running_loop()
+        conn.idle_since = loop.time()
         self._idle.append(conn)
+        if self._sweeper is None:
+            self._sweeper = loop.call_at(conn.idle_since + self.keepalive, self._sweep)
 
     async def close(self) -> None:
         """Close every connection, idle or in use; later requests get new ones."""
         self.closed = True
         self._idle.clear()
+        self._stop_sweeper()
         for conn in list(self._open):
             conn.close()
+
+    def _sweep(self) -> None:
+        """Close the connections idle for ``keepalive`` s; re-arm for the oldest left."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        expired_before = loop.time() - self.keepalive
+        stale = [c for c in self._idle if c.idle_since <= expired_before]
+        self._idle = [c for c in self._idle if c.idle_since > expired_before]
+        for conn in stale:
+            conn.close()
+        if self._idle and not self.closed:
+            self._sweeper = loop.call_at(self._idle[0].idle_since + self.keepalive, self._sweep)
+
+    def _stop_sweeper(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
     async def _connect(self) -> Connection:
         async with asyncio.timeout(CONNECT_TIMEOUT):

@@ -79,7 +79,7 @@ class Connection(asyncio.Protocol):
         self.done = False  # the response is complete
         self.closed = False
         self.on_close: Callable[[Connection], None] | None = None  # set by the pool
-        self.idle_timer: asyncio.TimerHandle | None = None  # set by the pool
+        self.idle_since = 0.0  # loop time it went back to the pool (the pool's)
 
     # -- the exchange ------------------------------------------------------------------
     def send(
@@ -187,8 +187,6 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
         if self.head_done and self._until_close and not self.done:
             self._complete()  # a body without length ends with the connection (Rule 2)
         elif not self.done:

@@ -172,7 +172,7 @@ async def _relay(
         # instead of when the app first writes. Sized bodies follow their headers anyway.
         # HEAD: sent now, so that no Content-Length is invented for a body never sent.
         await sink.send_headers()
-    if conn.content_length is None:
+    if conn.content_length is None or conn.done:  # no pause to watch in a complete body
         await _relay_body(req, conn, sink, None)
         return
     idle = IdleWatch(req.timeout, conn.close)  # closing makes the waiting read fail

@@ -8,10 +8,13 @@ byte at a time, as ``h11``'s tests do: what the connection makes of HEAD answers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 
+from jupyter_app_proxy.endpoint import Endpoint
+from jupyter_app_proxy.proxy.client import EndpointPool
 from jupyter_app_proxy.proxy.connection import ClosedEarly, ClosedMidResponse, Connection
 from jupyter_app_proxy.proxy.h1 import Framing, chunk, framing, request_head
 
@@ -264,3 +267,94 @@ def test_a_response_left_unread_is_not_reused() -> None:
 
     conn = asyncio.run(run())
     assert conn.done and not conn.reusable
+
+
+# -- the pool's idle connections, against a real local HTTP server ----------------------
+
+
+async def _tiny_app() -> tuple[asyncio.Server, list[asyncio.StreamWriter]]:
+    """A keep-alive HTTP/1.1 server on a free port answering ``ok``; its accepted sockets."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await serve(reader, writer)
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(guarded, "127.0.0.1", 0), accepted
+
+
+async def _shut_down(
+    pool: EndpointPool, server: asyncio.Server, accepted: list[asyncio.StreamWriter]
+) -> None:
+    """Close both ends and wait until they are closed (no transport left to the GC)."""
+    await pool.close()
+    for writer in accepted:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
+async def _get(pool: EndpointPool) -> Connection:
+    conn = await pool.take()
+    conn.send("GET", request_head("GET", "/", [], pool.host, Framing.NONE), None, False)
+    await conn.response()
+    while await conn.read():
+        pass
+    pool.give_back(conn)
+    return conn
+
+
+def test_idle_connections_are_reused_then_closed_after_keepalive() -> None:
+    async def scenario() -> None:
+        server, accepted = await _tiny_app()
+        port = server.sockets[0].getsockname()[1]
+        pool = EndpointPool(Endpoint(port=port), keepalive=0.6)
+        try:
+            first = await _get(pool)
+            for _ in range(3):  # each reuse restarts the idle clock
+                await asyncio.sleep(0.2)
+                assert await _get(pool) is first
+            assert not first.closed
+            await asyncio.sleep(1.0)  # idle for longer than keepalive: closed by the sweep
+            assert first.closed
+            second = await _get(pool)
+            assert second is not first and len(accepted) == 2
+        finally:
+            await _shut_down(pool, server, accepted)
+
+    asyncio.run(scenario())
+
+
+def test_only_the_connections_idle_too_long_are_swept() -> None:
+    async def scenario() -> None:
+        server, accepted = await _tiny_app()
+        port = server.sockets[0].getsockname()[1]
+        pool = EndpointPool(Endpoint(port=port), keepalive=0.6)
+        try:
+            a, b = await pool.take(), await pool.take()  # two open at once
+            for conn in (a, b):
+                conn.send("GET", request_head("GET", "/", [], pool.host, Framing.NONE), None, False)
+                await conn.response()
+                while await conn.read():
+                    pass
+            pool.give_back(a)
+            await asyncio.sleep(0.4)
+            pool.give_back(b)
+            await asyncio.sleep(0.4)  # a idle 0.8 s (swept at 0.6), b 0.4 s
+            assert a.closed and not b.closed
+            await asyncio.sleep(0.5)  # the sweep re-armed for b (at 0.6 s of its idleness)
+            assert b.closed
+        finally:
+            await _shut_down(pool, server, accepted)
+
+    asyncio.run(scenario())
