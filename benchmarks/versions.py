@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from httpbench import Run, wrk
 from procs import Launcher, free_port, install_signal_handlers, login_cookie, wait_http
 from targets import BACKEND
@@ -68,7 +69,10 @@ def config(backend_port: int) -> str:
     )
 
 
-def start_jupyter(launcher: Launcher, work: Path, package: Path, backend_port: int) -> int:
+def start_jupyter(
+    launcher: Launcher, work: Path, package: Path, backend_port: int
+) -> tuple[int, int]:
+    """Start a Jupyter Server with the package from ``package``; its port and pid."""
     dirs = {k: work / k.lower() for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR")}
     dirs["JUPYTER_RUNTIME_DIR"] = work / "runtime"
     for d in [work / "root", *dirs.values()]:
@@ -91,7 +95,24 @@ def start_jupyter(launcher: Launcher, work: Path, package: Path, backend_port: i
     loaded = log.read_text(errors="replace")
     if f"{LOADED_FROM}{package}/" not in loaded:
         raise RuntimeError(f"{work.name}: the package was not loaded from {package}")
-    return port
+    return port, proc.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measured(
+    binary: str, url: str, headers: dict[str, str], conns: int, secs: int, pid: int
+) -> Run:
+    """One wrk run, with the Jupyter process's CPU time per request (``cpu_us``): steadier
+    than the rate on a shared machine, where other work steals the cores."""
+    before = cpu_seconds(pid)
+    run = wrk(binary, url, headers, conns, secs)
+    if run["ok"]:
+        run["cpu_us"] = (cpu_seconds(pid) - before) / run["requests"] * 1e6
+    return run
 
 
 def median(runs: list[Run], key: str) -> float:
@@ -124,9 +145,11 @@ def main() -> None:
             proc = launcher.spawn(backend, tmp_path / "backend.log")
             wait_http(backend_port, "/small", proc, timeout=30)
             ports: dict[str, int] = {}
+            pids: dict[str, int] = {}
             for commit in (args.before, args.after):
                 sha, package = export(commit, tmp_path)
-                ports[sha] = start_jupyter(launcher, tmp_path / f"j-{sha}", package, backend_port)
+                work = tmp_path / f"j-{sha}"
+                ports[sha], pids[sha] = start_jupyter(launcher, work, package, backend_port)
             headers = {
                 port: {"Cookie": login_cookie(port, "/api/status", HEADERS)}
                 if args.auth == "cookie"
@@ -140,7 +163,7 @@ def main() -> None:
                 for _ in range(args.runs):
                     for sha, port in ports.items():
                         url = f"http://127.0.0.1:{port}{PATHS[name]}"
-                        run = wrk(binary, url, headers[port], conns, args.seconds)
+                        run = measured(binary, url, headers[port], conns, args.seconds, pids[sha])
                         if not run["ok"]:
                             raise RuntimeError(f"{sha} {name} c={conns}: {run}")
                         results.setdefault((sha, name, conns), []).append(run)
@@ -158,16 +181,16 @@ def report(
     args: Any,
 ) -> None:
     before, after = shas
+    when = time.strftime("%Y-%m-%d %H:%M")
     print(f"\nGET /small through each app (status: /api/status), by {args.auth}; medians of")
-    print(
-        f"{args.runs} runs of {args.seconds:g} s, alternating; {time.strftime('%Y-%m-%d %H:%M')}."
-    )
-    print("'vs status': the rate as a ratio to the same version's /api/status.\n")
+    print(f"{args.runs} runs of {args.seconds:g} s, alternating; {when}. 'vs status': the rate")
+    print("as a ratio to the same version's /api/status; CPU: the Jupyter process's CPU time")
+    print("per request (us), steadier than the rate when other work shares the machine.\n")
     print(
         f"| app | conns | {before} req/s | {after} req/s | {after}/{before} "
-        "| vs status (before / after) | p50 ms | p99 ms |"
+        "| vs status (before / after) | CPU us (before / after) | p50 ms | p99 ms |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, conns in cases:
         a, b = results[(before, name, conns)], results[(after, name, conns)]
         ra, rb = median(a, "rps"), median(b, "rps")
@@ -176,11 +199,11 @@ def report(
             sa = median(results[(before, "status", conns)], "rps")
             sb = median(results[(after, "status", conns)], "rps")
             floor = f"{ra / sa:.2f} / {rb / sb:.2f}"
+        cpu = f"{median(a, 'cpu_us'):.0f} / {median(b, 'cpu_us'):.0f}"
         p50 = f"{median(a, 'p50_ms'):.2f} / {median(b, 'p50_ms'):.2f}"
         p99 = f"{median(a, 'p99_ms'):.2f} / {median(b, 'p99_ms'):.2f}"
-        print(
-            f"| {name} | {conns} | {ra:.0f} | {rb:.0f} | {rb / ra:.3f} | {floor} | {p50} | {p99} |"
-        )
+        rates = f"{ra:.0f} | {rb:.0f} | {rb / ra:.3f}"
+        print(f"| {name} | {conns} | {rates} | {floor} | {cpu} | {p50} | {p99} |")
 
 
 if __name__ == "__main__":
