@@ -24,6 +24,7 @@ import asyncio
 from ..connect import connect_socket
 from ..endpoint import Endpoint
 from .connection import Connection
+from .timeouts import call_at_detached
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE = 60.0  # seconds an idle connection is kept
@@ -59,7 +60,7 @@ class EndpointPool:
         conn.idle_since = loop.time()
         self._idle.append(conn)
         if self._sweeper is None:
-            self._sweeper = loop.call_at(conn.idle_since + self.keepalive, self._sweep)
+            self._sweeper = call_at_detached(loop, conn.idle_since + self.keepalive, self._sweep)
 
     async def close(self) -> None:
         """Close every connection, idle or in use; later requests get new ones."""
@@ -79,7 +80,8 @@ class EndpointPool:
         for conn in stale:
             conn.close()
         if self._idle and not self.closed:
-            self._sweeper = loop.call_at(self._idle[0].idle_since + self.keepalive, self._sweep)
+            oldest = self._idle[0].idle_since
+            self._sweeper = call_at_detached(loop, oldest + self.keepalive, self._sweep)
 
     def _stop_sweeper(self) -> None:
         if self._sweeper is not None:

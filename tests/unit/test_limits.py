@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
+import weakref
 
 import pytest
 
@@ -121,3 +124,51 @@ def test_idle_watch_cancelled_never_fires():
         return bool(fired)
 
     assert asyncio.run(scenario()) is False
+
+
+# Rule 3 of proxy/timeouts.py: a cancelled timer, still in the loop's heap, keeps nothing of
+# the request alive (Jupyter keeps the handler in a context variable).
+REQUEST_HANDLER: contextvars.ContextVar[object] = contextvars.ContextVar("handler")
+
+
+class FakeHandler:
+    """Stands for the tornado handler Jupyter stores in its CallContext."""
+
+
+def _cancelled_timers(loop: asyncio.AbstractEventLoop) -> int:
+    scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+    return sum(h.cancelled() for h in scheduled)
+
+
+def test_a_cancelled_idle_watch_keeps_no_request_alive():
+    async def scenario() -> tuple[bool, int]:
+        handler = FakeHandler()
+        alive = weakref.ref(handler)
+        REQUEST_HANDLER.set(handler)
+        IdleWatch(300, lambda: None).cancel()
+        REQUEST_HANDLER.set(None)
+        del handler
+        return alive() is None, _cancelled_timers(asyncio.get_running_loop())
+
+    freed, cancelled_in_heap = asyncio.run(scenario())
+    assert cancelled_in_heap == 1, "the cancelled timer is still in the heap"
+    assert freed
+
+
+def test_the_wait_for_an_answer_keeps_no_request_alive():
+    async def answer() -> str:
+        return "ok"
+
+    async def scenario() -> tuple[str, bool, int]:
+        handler = FakeHandler()
+        alive = weakref.ref(handler)
+        REQUEST_HANDLER.set(handler)
+        result = await within(answer(), 300, None, lambda: TimeoutError("late"))
+        REQUEST_HANDLER.set(None)
+        del handler
+        gc.collect()  # only refcounts keep it now: a cycle would be collected here
+        return result, alive() is None, _cancelled_timers(asyncio.get_running_loop())
+
+    result, freed, cancelled_in_heap = asyncio.run(scenario())
+    assert result == "ok" and cancelled_in_heap == 1
+    assert freed
