@@ -7,9 +7,10 @@ Rule 2: a body's pauses are limited only when the body has a Content-Length.
 Event streams and chunked logs may stay quiet for as long as they like: they
 have no length, so a pause there is not a stall.
 
-Both limits cost one timer handle, not a task per chunk: the idle watch
+Neither costs a task per chunk: the idle watch is one timer handle that
 re-arms itself only when it fires early; the wait for headers is one
-``asyncio.timeout`` (a task only for uploads, whose clock starts later).
+``asyncio.timeout`` whose deadline is kept by :mod:`.deadlines` (one timer
+for all requests; a task only for uploads, whose clock starts later).
 
 Rule 3: timers are made in an empty context (:func:`call_at_detached`). A
 timer keeps a copy of the context it was made in, and a cancelled one stays
@@ -26,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 from ..tasks import spawn
+from .deadlines import deadlines
 
 T = TypeVar("T")
 
@@ -83,14 +86,22 @@ async def within(
 async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Callable[[], Exception]) -> T:
     """``await answer`` for at most ``seconds``: one timer, no task (the common case)."""
     loop = asyncio.get_running_loop()
+    clock = deadlines()  # one timer for all requests, not one each
     try:
         async with asyncio.timeout(None) as limit:
-            contextvars.Context().run(limit.reschedule, loop.time() + seconds)  # Rule 3
-            return await answer
+            clock.add(limit, loop.time() + seconds, partial(_expire, limit, loop))
+            try:
+                return await answer
+            finally:
+                clock.discard(limit)
     except TimeoutError:
         if limit.expired():
             raise on_timeout() from None
         raise  # the work's own timeout (the connect timeout), not ours
+
+
+def _expire(limit: asyncio.Timeout, loop: asyncio.AbstractEventLoop) -> None:
+    limit.reschedule(loop.time())  # cancels the wait, which ends in TimeoutError
 
 
 async def _resolve(answer: Awaitable[T]) -> T:

@@ -10,6 +10,7 @@ import weakref
 import pytest
 
 from jupyter_app_proxy.handlers.inflight import InFlight
+from jupyter_app_proxy.proxy.deadlines import deadlines
 from jupyter_app_proxy.proxy.timeouts import IdleWatch, SentSignal, within
 from jupyter_app_proxy.supervisor.errors import describe_exit
 
@@ -167,8 +168,57 @@ def test_the_wait_for_an_answer_keeps_no_request_alive():
         REQUEST_HANDLER.set(None)
         del handler
         gc.collect()  # only refcounts keep it now: a cycle would be collected here
-        return result, alive() is None, _cancelled_timers(asyncio.get_running_loop())
+        return result, alive() is None, len(deadlines())
 
-    result, freed, cancelled_in_heap = asyncio.run(scenario())
-    assert result == "ok" and cancelled_in_heap == 1
+    result, freed, pending = asyncio.run(scenario())
+    assert result == "ok" and pending == 0
     assert freed
+
+
+# proxy/deadlines.py: many deadlines, one timer
+
+
+def _timers(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+    scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+    return [h for h in scheduled if not h.cancelled()]
+
+
+def test_deadlines_expire_in_order_once_and_not_when_discarded():
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        clock, fired = deadlines(), []
+        now = loop.time()
+        clock.add("late", now + 0.15, lambda: fired.append("late"))
+        clock.add("early", now + 0.05, lambda: fired.append("early"))  # re-arms earlier
+        clock.add("gone", now + 0.1, lambda: fired.append("gone"))
+        clock.discard("gone")
+        await asyncio.sleep(0.3)
+        return fired
+
+    assert asyncio.run(scenario()) == ["early", "late"]
+
+
+def test_a_thousand_waits_cost_one_timer():
+    async def scenario() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        clock = deadlines()
+        for i in range(1000):
+            clock.add(i, loop.time() + 300, lambda: None)
+            clock.discard(i)
+        return len(_timers(loop)), _cancelled_timers(loop)
+
+    assert asyncio.run(scenario()) == (1, 0)
+
+
+def test_a_late_answer_times_out_through_the_shared_clock():
+    async def never() -> None:
+        await asyncio.sleep(60)
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(TimeoutError, match="late"):
+            await within(never(), 0.1, None, lambda: TimeoutError("late"))
+        return loop.time() - start
+
+    assert 0.09 <= asyncio.run(scenario()) < 1.0
