@@ -38,10 +38,12 @@ from ..proxy.body import BodyChannel
 from ..proxy.errors import RewriteFailed, UpstreamError
 from ..proxy.http import Rewriting, UpstreamRequest, forward
 from ..proxy.rewrite import Headers
+from ..proxy.splice import ClientGone
 from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .base import AppHandlerMixin, UpstreamRoute
+from .rawoutput import StreamOutput
 from .starting import offer_start_page
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
@@ -60,6 +62,9 @@ class _HandlerSink:
 
     async def send_headers(self) -> None:
         await self.handler.flush()
+
+    def raw_output(self, size: int) -> StreamOutput | None:
+        return StreamOutput.of(self.handler, size, self.handler.meters.response_bytes)
 
     async def write(self, chunk: bytes, more: bool = True) -> None:
         self.handler.meters.response_bytes.inc(len(chunk))
@@ -139,7 +144,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             return
         try:
             await self._upstream
-        except (asyncio.CancelledError, StreamClosedError):
+        except (asyncio.CancelledError, StreamClosedError, ClientGone):
             self._abort()
         except UpstreamError as e:
             await self._upstream_failed(e)
