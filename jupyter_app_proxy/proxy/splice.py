@@ -83,7 +83,8 @@ class BodySplice:
         self.sent = 0  # bytes written to dst, ``first`` included
         self._loop = asyncio.get_running_loop()
         self._left = count  # still to read from src
-        self._first = memoryview(first)
+        self._start = first
+        self._first = memoryview(first)  # the part of ``first`` not in the pipe yet
         self._in_pipe = 0
         self._on_read = on_read
         self._on_sent = on_sent
@@ -120,7 +121,7 @@ class BodySplice:
             return
         try:
             for _ in range(ROUNDS):
-                moved = self._read() + self._write()
+                moved = self._fill() + self._write()
                 if not self._left and not self._in_pipe and not self._first:
                     self._finish(None)
                     return
@@ -129,53 +130,64 @@ class BodySplice:
         except Exception as e:
             self._finish(e)
             return
-        # Rule 1: bytes in the pipe (or of ``first``) wait for the browser, else for the app.
-        if self._in_pipe or self._first:
+        # Rule 1: bytes in the pipe wait for the browser; an empty pipe waits for the app.
+        if self._in_pipe:
             self._wait(self._dst, writing=True)
         else:
             self._wait(self._src, writing=False)
 
-    def _read(self) -> int:
-        room = min(self._left, self._capacity - self._in_pipe)
+    def _fill(self) -> int:
+        """Put ``first``, then the app's bytes, into the pipe, as far as it has room.
+
+        ``first`` goes through the pipe too, so that the browser's socket is only
+        ever spliced to: if it cannot be, nothing reached it yet.
+        """
+        room = min(self._capacity - self._in_pipe, len(self._first) or self._left)
         if room <= 0:
             return 0
         try:
-            n = os.splice(self._src, self._pipe_w, room, flags=_FLAGS)
-        except BlockingIOError:
-            return 0
-        except OSError as e:
-            if e.errno in _UNSUPPORTED and not self.received and not self.sent:
-                raise SpliceUnsupported(bytes(self._first), b"") from e
-            raise SourceClosed(f"reading the body failed: {e}") from e
-        if n == 0:
-            raise SourceClosed(f"the app closed the connection {self._left} bytes early")
-        self.received += n
-        self._left -= n
-        self._in_pipe += n
-        if self._on_read is not None:
-            self._on_read()
-        return n
-
-    def _write(self) -> int:
-        try:
             if self._first:
-                n = os.write(self._dst, self._first)
+                n = os.write(self._pipe_w, self._first[:room])
                 self._first = self._first[n:]
-            elif self._in_pipe:
-                n = os.splice(self._pipe_r, self._dst, self._in_pipe, flags=_FLAGS)
-                self._in_pipe -= n
             else:
-                return 0
+                n = os.splice(self._src, self._pipe_w, room, flags=_FLAGS)
+                if n == 0:
+                    raise SourceClosed(f"the app closed the connection {self._left} bytes early")
+                self.received += n
+                self._left -= n
+                if self._on_read is not None:
+                    self._on_read()
         except BlockingIOError:
             return 0
         except OSError as e:
             if e.errno in _UNSUPPORTED and not self.sent:
-                raise SpliceUnsupported(bytes(self._first), self._drain()) from e
+                raise self._unsupported() from e
+            raise SourceClosed(f"reading the body failed: {e}") from e
+        self._in_pipe += n
+        return n
+
+    def _write(self) -> int:
+        if not self._in_pipe:
+            return 0
+        try:
+            n = os.splice(self._pipe_r, self._dst, self._in_pipe, flags=_FLAGS)
+        except BlockingIOError:
+            return 0
+        except OSError as e:
+            if e.errno in _UNSUPPORTED and not self.sent:
+                raise self._unsupported() from e
             raise ClientGone(f"writing the body failed: {e}") from e
+        self._in_pipe -= n
         self.sent += n
         if self._on_sent is not None:
             self._on_sent(n)
         return n
+
+    def _unsupported(self) -> SpliceUnsupported:
+        """Everything taken back: ``first`` whole, and the app's bytes that were in the pipe."""
+        in_pipe = self._drain()
+        first_in_pipe = len(self._start) - len(self._first)
+        return SpliceUnsupported(self._start, in_pipe[first_in_pipe:])
 
     def _drain(self) -> bytes:
         """The bytes left in the pipe (for :class:`SpliceUnsupported`)."""
