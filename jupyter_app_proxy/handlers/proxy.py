@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -43,7 +44,7 @@ from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .base import AppHandlerMixin, UpstreamRoute
-from .rawoutput import StreamOutput
+from .bulk import StreamOutput, read_in_pieces
 from .starting import offer_start_page
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
@@ -278,11 +279,13 @@ class StreamingAppProxyHandler(AppProxyHandler):
         super().initialize(*args, **kwargs)
         self._body_read = False  # tornado calls the method only once the body was read
         self._body_idle: IdleWatch | None = None
+        self._pieces_undo: Callable[[], None] | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if not self._finished:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+            self._pieces_undo = read_in_pieces(self.request.connection)
 
     def _start_upstream(self, route: UpstreamRoute) -> None:
         self._body = BodyChannel()
@@ -309,6 +312,12 @@ class StreamingAppProxyHandler(AppProxyHandler):
             # tornado closes the connection after this answer: the body is still unread
             self.set_header("Connection", "close")
         return super().finish(chunk)
+
+    def on_finish(self) -> None:
+        super().on_finish()
+        if self._pieces_undo is not None:
+            self._pieces_undo()  # the next request on this connection reads as tornado does
+            self._pieces_undo = None
 
     def _forget_upstream(self) -> None:
         self._stop_body_watch()

@@ -1,4 +1,4 @@
-"""Big bodies with a Content-Length go from the app's socket to the browser's in the kernel.
+"""Big downloads with a Content-Length go from the app's socket to the browser's in the kernel.
 
 (``proxy/splice.py``, Linux.) What the browser and the app see is what the copying
 relay gave them: the whole body, then a connection that serves the next request
@@ -191,3 +191,20 @@ def test_a_stall_inside_a_big_body_is_cut_after_request_timeout(server: JupyterS
     wait_until(lambda: line in server.log()[mark:], 10, "the log line")
     log = server.log()[mark:]
     assert log.count(line) == 1 and not log_noise(log), log
+
+
+def test_a_big_upload_arrives_whole_and_the_connection_serves_the_next_request(
+    server: JupyterServer, client: http.client.HTTPConnection
+) -> None:
+    """Uploads are read in bigger pieces (handlers/bulk.py) for their request only."""
+    body = _pattern(8 * MIB + 7)
+    auth = {"Authorization": f"token {server.token}", "Content-Length": str(len(body))}
+    client.request("PUT", server.base_url + "big/upload", body=body, headers=auth)
+    r = client.getresponse()
+    info = r.read()
+    assert r.status == 200, info
+    assert f'"body_length": {len(body)}'.encode() in info
+    browser_socket = client.sock
+    again = _get(server, client, "big/echo")
+    assert (again.status, client.sock) == (200, browser_socket)
+    assert b'"path": "/echo"' in again.read()

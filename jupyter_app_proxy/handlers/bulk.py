@@ -1,7 +1,7 @@
-"""The browser's socket, for a response body sent into it behind tornado's back.
+"""Big bodies through tornado's HTTP/1 connection: what we change of its defaults.
 
-``proxy/http.py`` splices big sized bodies from the app's socket to the
-browser's (``proxy/splice.py``). tornado must agree to that, and still be
+Downloads: ``proxy/http.py`` splices big sized bodies from the app's socket to
+the browser's (``proxy/splice.py``). tornado must agree to that, and still be
 right about the connection afterwards, for the next request on it:
 
 Rule 1: only a plain ``IOStream`` (not TLS: tornado must encrypt), with
@@ -16,9 +16,19 @@ short leaves it expecting more, and ``finish()`` closes the connection.
 Rule 3: while we write, tornado does not: the handler writes nothing until
 the body is out, and the stream's own reading (which notices a browser that
 left) goes on, on its own registration of the socket.
+
+Uploads: tornado reads a streamed body in pieces of its server's
+``chunk_size`` (64 KiB), each a ``recv``, a ``bytes`` object, a future and a
+hand-off to the app's connection. :func:`read_in_pieces` makes them
+:data:`UPLOAD_PIECE` for one request: the connection's own copy of the
+parameters (the server's object is shared by every connection), and the
+stream's ``recv`` size until the request ends.
 """
 
 from __future__ import annotations
+
+import copy
+from collections.abc import Callable
 
 from prometheus_client import Counter
 from tornado.http1connection import HTTP1Connection
@@ -26,6 +36,9 @@ from tornado.iostream import IOStream
 from tornado.web import RequestHandler
 
 _REMAINING = "_expected_content_remaining"
+#: Upload pieces: a quarter of the CPU per byte of 64 KiB ones in Jupyter (docs/benchmarks.md,
+#: "What bounds transfers"); 1 MiB ones cost the same as these.
+UPLOAD_PIECE = 256 * 1024
 
 
 class StreamOutput:
@@ -57,3 +70,24 @@ class StreamOutput:
         remaining: int = getattr(self._connection, _REMAINING)
         setattr(self._connection, _REMAINING, remaining - count)
         self._meter.inc(count)
+
+
+def read_in_pieces(connection: object, size: int = UPLOAD_PIECE) -> Callable[[], None]:
+    """Read this request's body in pieces of ``size``; returns what undoes it (at its end)."""
+    if not isinstance(connection, HTTP1Connection):
+        return _nothing
+    params = copy.copy(connection.params)
+    params.chunk_size = size
+    connection.params = params
+    stream = connection.stream
+    before = stream.read_chunk_size
+    stream.read_chunk_size = max(before, size)
+
+    def undo() -> None:
+        stream.read_chunk_size = before
+
+    return undo
+
+
+def _nothing() -> None:
+    pass
