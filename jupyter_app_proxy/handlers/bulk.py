@@ -36,9 +36,9 @@ from tornado.iostream import IOStream
 from tornado.web import RequestHandler
 
 _REMAINING = "_expected_content_remaining"
-#: Upload pieces: less CPU per byte than 64 KiB ones (docs/benchmarks.md,
-#: "What bounds transfers"); 256 KiB ones grew RSS past 0.5 MiB, 1 MiB ones saved no more CPU.
-UPLOAD_PIECE = 128 * 1024
+#: Upload pieces: a quarter of the CPU per byte of 64 KiB ones in Jupyter (docs/benchmarks.md,
+#: "What bounds transfers"); 1 MiB ones cost the same as these.
+UPLOAD_PIECE = 256 * 1024
 
 
 class StreamOutput:
