@@ -36,8 +36,8 @@ from tornado.iostream import IOStream
 from tornado.web import RequestHandler
 
 _REMAINING = "_expected_content_remaining"
-#: Upload pieces: a quarter of the CPU per byte of 64 KiB ones in Jupyter (docs/benchmarks.md,
-#: "What bounds transfers"); 1 MiB ones cost the same as these.
+#: Upload pieces: about a third less CPU per byte than 64 KiB ones (docs/benchmarks.md,
+#: "What bounds transfers"); 1 MiB ones saved no more, 128 KiB ones less.
 UPLOAD_PIECE = 256 * 1024
 
 
