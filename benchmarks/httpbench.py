@@ -78,7 +78,11 @@ def parse_wrk(out: str) -> Run:
 
 
 class RssSampler:
-    """Samples a process's RSS every 50 ms; calls ``on_cap`` once if RSS exceeds ``cap``."""
+    """Samples a process's RSS every 50 ms; calls ``on_cap`` once if RSS exceeds ``cap``.
+
+    Also takes the process's CPU time (user + system) at the start and the end: on a
+    shared machine, the CPU seconds a proxy spends on a transfer are steadier than MB/s.
+    """
 
     def __init__(
         self, pid: int | None, cap: int = RSS_CAP, on_cap: Callable[[], None] | None = None
@@ -86,6 +90,8 @@ class RssSampler:
         self.process = psutil.Process(pid) if pid else None
         self.baseline = self._rss() or 0
         self.peak = self.baseline
+        self.cpu_start = self._cpu()
+        self.cpu_end: float | None = None
         self.capped = False
         self.cap = cap
         self.on_cap = on_cap
@@ -99,6 +105,15 @@ class RssSampler:
             return int(self.process.memory_info().rss)
         except psutil.Error:
             return None
+
+    def _cpu(self) -> float | None:
+        if self.process is None:
+            return None
+        try:
+            times = self.process.cpu_times()
+        except psutil.Error:
+            return None
+        return float(times.user + times.system)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
@@ -118,11 +133,15 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+        self.cpu_end = self._cpu()
 
     def fields(self) -> Run:
         if self.process is None:
             return {}
-        return {"rss_base_mib": self.baseline / MIB, "rss_growth_mib": self.growth / MIB}
+        fields: Run = {"rss_base_mib": self.baseline / MIB, "rss_growth_mib": self.growth / MIB}
+        if self.cpu_start is not None and self.cpu_end is not None:
+            fields["cpu_s"] = self.cpu_end - self.cpu_start
+        return fields
 
     @property
     def growth(self) -> int:

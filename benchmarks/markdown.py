@@ -66,22 +66,34 @@ def small(results: Results, keys: list[str], labels: dict[str, str], seconds: fl
 def transfers(
     results: Results, keys: list[str], labels: dict[str, str], sizes: list[int]
 ) -> list[str]:
-    lines = ["## Big transfers (curl), MB/s and peak RSS growth of the proxy process", ""]
+    lines = [
+        "## Big transfers (curl), MB/s, peak RSS growth and CPU seconds of the proxy process",
+        "",
+    ]
     for size in sizes:
         down, up = f"download_{size_key(size)}", f"upload_{size_key(size)}"
-        head = ["target", "download MB/s", "RSS growth", "upload MB/s", "RSS growth"]
+        head = ["target", "download MB/s", "RSS growth", "CPU s"]
+        head += ["upload MB/s", "RSS growth", "CPU s"]
         rows = [
             [
                 labels[key],
                 cell(results, down, key, "mb_per_s"),
                 rss_cell(results, down, key),
+                cpu_cell(results, down, key),
                 cell(results, up, key, "mb_per_s"),
                 rss_cell(results, up, key),
+                cpu_cell(results, up, key),
             ]
             for key in keys
         ]
         lines += [f"### {size_label(size)}", "", *table(head, rows)]
     return lines
+
+
+def cpu_cell(results: Results, metric: str, target: str) -> str:
+    """Median CPU seconds the proxy process spent per transfer (ok runs)."""
+    value = results.median(metric, target, "cpu_s")
+    return "—" if value is None else f"{value:.2f}"
 
 
 def ttfb(results: Results, keys: list[str], labels: dict[str, str]) -> list[str]:

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
         [--only small,transfers,ttfb,ws,cold]
         [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor]]
+        [--baseline REV]  # adds the target 'base': ours at commit REV, for before/after
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
@@ -18,6 +19,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEYS = ["direct", "ours", "jsp", "nginx", "chp", "standalone"]
 FLOOR_KEYS = ["tornado", "floor"]  # --only small; not in the default set
+BASE_KEY = "base"  # ours at --baseline REV; added to the targets after "ours"
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
@@ -240,6 +243,12 @@ class Bench:
                 say(f"{title} stopped by {e!r}")
 
 
+def commit_of(rev: str) -> str:
+    """The short hash of ``rev`` (raises if git does not know it)."""
+    cmd = ["git", "-C", str(HERE.parent), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard == resource.RLIM_INFINITY else min(hard, 65536)
@@ -274,6 +283,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"some of {','.join(KEYS + FLOOR_KEYS)} (the last two: --only small)",
     )
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure ours at commit REV (target 'base', right after 'ours')",
+    )
+    parser.add_argument(
         "--render", metavar="JSON", type=Path, help="only rewrite the .md of a saved .json"
     )
     return parser.parse_args(argv)
@@ -290,7 +304,7 @@ def run_bench(
     launcher = Launcher()
     results = Results()
     cold_names = [f"cold{i}" for i in range(profile.cold_reps)]
-    ctx = Context(launcher, tools, tmp, free_port(), cold_names)
+    ctx = Context(launcher, tools, tmp, free_port(), cold_names, baseline=args.baseline)
     bench = Bench(ctx, profile, results, args.targets, args.only)
     try:
         bench.start_all()
@@ -310,6 +324,7 @@ def write(results: Results, meta: dict[str, Any], stem: Path | None = None) -> s
         markdown.API_STATUS: "(Jupyter's own /api/status, ours)",
         markdown.OURS_COOKIE: "jupyter-app-proxy, by login cookie (as a browser)",
         markdown.API_STATUS_COOKIE: "(Jupyter's own /api/status, by login cookie)",
+        BASE_KEY: f"jupyter-app-proxy at {meta.get('baseline')}",
     }
     text = markdown.render(results, meta, labels)
     if stem is None:
@@ -343,6 +358,11 @@ def _main(argv: list[str] | None) -> int:
     if args.render:
         return render_saved(args.render)
     profile = QUICK if args.quick else FULL
+    if args.baseline:
+        args.baseline = commit_of(args.baseline)
+        if BASE_KEY not in args.targets:
+            at = args.targets.index("ours") + 1 if "ours" in args.targets else len(args.targets)
+            args.targets = [*args.targets[:at], BASE_KEY, *args.targets[at:]]
     install_signal_handlers()
     raise_fd_limit()
     tools = install.ensure_all()
@@ -354,6 +374,7 @@ def _main(argv: list[str] | None) -> int:
         "machine": machine(tools),
         "targets": args.targets,
         "steps": args.only,
+        "baseline": args.baseline,
     }
     if args.targets != KEYS or args.only != STEPS:
         meta["profile"]["name"] += "-partial"

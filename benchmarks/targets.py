@@ -8,6 +8,8 @@
 - ``chp``: configurable-http-proxy with ``--default-target``;
 - ``standalone``: ``jupyter-app-proxy --name b`` (no Jupyter server) as JupyterHub spawns
   it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes);
+- ``base`` (``--baseline REV``): ours again, with the package as it was at commit REV
+  (``git archive``, first on ``PYTHONPATH``): a change's before and after in one run;
 - ``tornado`` and ``floor`` (``floors.py``, ``--only small``): a bare tornado handler, and
   the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +41,7 @@ OURS_EXTENSION = "jupyter_app_proxy"
 JSP_EXTENSION = "jupyter_server_proxy"
 LOADED = "{} | extension was successfully loaded"
 OURS_STARTUP = "jupyter-app-proxy: serving"  # the first line our extension logs
+LOADED_FROM = "proxy extension loaded from "  # printed by the config file
 LABELS = {
     "direct": "direct (no proxy)",
     "ours": "jupyter-app-proxy",
@@ -61,6 +65,7 @@ class Context:
     backend_port: int
     cold_names: list[str]
     token: str = field(default_factory=lambda: secrets.token_hex(16))
+    baseline: str | None = None  # a commit of ours to measure beside the working tree
 
     @property
     def headers(self) -> dict[str, str]:
@@ -109,26 +114,34 @@ def start_direct(ctx: Context) -> Target:
 # ------------------------------------------------------------------------------ Jupyter
 
 
-def jupyter_config(ctx: Context, extension: str) -> str:
+def jupyter_config(ctx: Context, extension: str, announce: bool = False) -> str:
+    """The config file; ``announce``: it also logs where the extension was imported from."""
     servers: dict[str, Any] = {"b": {"port": ctx.backend_port}}
     for name in ctx.cold_names:
         command = [sys.executable, str(BACKEND), "--port", "{port}"]
         servers[name] = {"command": command, "timeout": 60}
+    where = (
+        f"import sys, {extension}\n"
+        f"print({LOADED_FROM!r} + {extension}.__file__, file=sys.stderr, flush=True)\n"
+    )
     return (
-        "c = get_config()  # noqa\n"
+        (where if announce else "") + "c = get_config()  # noqa\n"
         f"c.ServerApp.jpserver_extensions = {{{extension!r}: True}}\n"
         f"c.ServerProxy.servers = {servers!r}\n"
     )
 
 
-def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target:
+def start_jupyter(
+    ctx: Context, key: str, python: str, extension: str, package: Path | None = None
+) -> Target:
+    """A Jupyter Server with ``extension``; ``package``: a folder put first on PYTHONPATH."""
     work = ctx.tmp / f"{key}-{time.monotonic_ns()}"
     dirs = {name: work / name.lower() for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR")}
     dirs["JUPYTER_RUNTIME_DIR"] = work / "runtime"
     for d in [work / "root", *dirs.values()]:
         d.mkdir(parents=True)
     config = work / "jupyter_server_config.py"
-    config.write_text(jupyter_config(ctx, extension))
+    config.write_text(jupyter_config(ctx, extension, announce=package is not None))
     port = free_port()
     cmd = [
         python, "-m", "jupyter_server", "--no-browser", "--allow-root",
@@ -138,6 +151,8 @@ def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target
     ]  # fmt: skip
     extra = {k: str(v) for k, v in dirs.items()}
     extra.update(PYTHONUNBUFFERED="1", JUPYTER_PLATFORM_DIRS="1")
+    if package is not None:
+        extra["PYTHONPATH"] = str(package)
     env = ctx.launcher.env(extra, drop_prefix="JUPYTER")
     env.pop("VIRTUAL_ENV", None)
     log = work / "jupyter.log"
@@ -145,6 +160,10 @@ def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target
     wait_http(port, "/api/status", proc, ctx.headers, log=log)
     target = Target(key, port, "/b/", proc, proc.pid, log)
     target.info["verified"] = verify_jupyter(ctx, target, log, extension)
+    if package is not None:
+        if f"{LOADED_FROM}{package}/" not in log.read_text(errors="replace"):
+            raise RuntimeError(f"{key}: the package was not loaded from {package}")
+        target.info["verified"] += f"; package loaded from {package}"
     return target
 
 
@@ -169,6 +188,26 @@ def verify_jupyter(ctx: Context, target: Target, log: Path, extension: str) -> s
 
 def start_ours(ctx: Context) -> Target:
     return start_jupyter(ctx, "ours", sys.executable, OURS_EXTENSION)
+
+
+def start_base(ctx: Context) -> Target:
+    """Ours with the package of commit ``ctx.baseline`` (exported once per run)."""
+    assert ctx.baseline is not None, "--baseline REV is needed for the target 'base'"
+    folder = ctx.tmp / "baseline-package"
+    if not folder.exists():
+        archive = subprocess.run(
+            ["git", "archive", ctx.baseline, OURS_EXTENSION],
+            cwd=HERE.parent,
+            check=True,
+            capture_output=True,
+        ).stdout
+        folder.mkdir()
+        try:
+            subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    return start_jupyter(ctx, "base", sys.executable, OURS_EXTENSION, folder)
 
 
 def start_jsp(ctx: Context) -> Target:
@@ -302,6 +341,7 @@ def start_floor(ctx: Context, mode: str) -> Target:
 STARTERS: dict[str, Callable[[Context], Target]] = {
     "direct": start_direct,
     "ours": start_ours,
+    "base": start_base,
     "jsp": start_jsp,
     "nginx": start_nginx,
     "chp": start_chp,

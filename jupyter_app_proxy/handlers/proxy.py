@@ -40,11 +40,13 @@ from ..proxy.body import BodyChannel
 from ..proxy.errors import RewriteFailed, UpstreamError
 from ..proxy.http import Rewriting, UpstreamRequest, forward
 from ..proxy.rewrite import Headers
+from ..proxy.splice import ClientGone
 from ..proxy.timeouts import IdleWatch
 from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .accesslog import log_proxied_request
 from .base import AppHandlerMixin, UpstreamRoute
+from .bulk import StreamOutput, read_in_pieces
 from .starting import offer_start_page
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
@@ -63,6 +65,9 @@ class _HandlerSink:
 
     async def send_headers(self) -> None:
         await self.handler.flush()
+
+    def raw_output(self, size: int) -> StreamOutput | None:
+        return StreamOutput.of(self.handler, size, self.handler.meters.response_bytes)
 
     async def write(self, chunk: bytes, more: bool = True) -> None:
         self.handler.meters.response_bytes.inc(len(chunk))
@@ -147,7 +152,7 @@ class AppProxyHandler(AppHandlerMixin, JupyterHandler):
             return
         try:
             await self._exchange()
-        except (asyncio.CancelledError, StreamClosedError):
+        except (asyncio.CancelledError, StreamClosedError, ClientGone):
             self._abort()
         except UpstreamError as e:
             await self._upstream_failed(e)
@@ -301,11 +306,13 @@ class StreamingAppProxyHandler(AppProxyHandler):
         super().initialize(*args, **kwargs)
         self._body_read = False  # tornado calls the method only once the body was read
         self._body_idle: IdleWatch | None = None
+        self._pieces_undo: Callable[[], None] | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if not self._finished:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+            self._pieces_undo = read_in_pieces(self.request.connection)
 
     def _start_upstream(self, route: UpstreamRoute) -> None:
         self._body = BodyChannel()
@@ -332,6 +339,12 @@ class StreamingAppProxyHandler(AppProxyHandler):
             # tornado closes the connection after this answer: the body is still unread
             self.set_header("Connection", "close")
         return super().finish(chunk)
+
+    def on_finish(self) -> None:
+        super().on_finish()
+        if self._pieces_undo is not None:
+            self._pieces_undo()  # the next request on this connection reads as tornado does
+            self._pieces_undo = None
 
     def _forget_upstream(self) -> None:
         self._stop_body_watch()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-QUEUE_CHUNKS = 8  # with tornado's 64 KiB body chunks: at most ~512 KiB in flight per request
+QUEUE_CHUNKS = 2  # with 256 KiB body pieces (handlers/bulk.py): ~512 KiB in flight per request
 
 
 class BodyChannel:

@@ -20,6 +20,12 @@ Rule 3 (errors are events of the peer): the connection raises only
 :class:`ClosedEarly` (closed before any byte of a response: the one a bodiless
 safe request may be sent again after), :class:`ClosedMidResponse` and
 :class:`InvalidResponse`; ``proxy/errors.py`` maps them to what the browser sees.
+Rule 4 (a body straight to the browser): :meth:`Connection.splice_body` sends
+the rest of a sized body to the browser's socket in the kernel
+(``proxy/splice.py``), with reading paused so the parser never sees it; the
+connection counts that body as read, and is reusable, only if all of it was
+moved. Whatever ends the exchange meanwhile (:meth:`close`, a lost
+connection) stops the splice with the error a :meth:`read` would raise.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import httptools
 
 from ..tasks import spawn
 from .h1 import LAST_CHUNK, chunk
+from .splice import BodySplice, SourceClosed, SpliceUnsupported
 
 HIGH_WATER = 256 * 1024  # buffered body bytes at which reading pauses (Rule 1)
 MAX_HEAD = 1024 * 1024  # a response head beyond this is refused (big cookies and CSPs fit)
@@ -66,6 +73,8 @@ class Connection(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._received = 0  # bytes of the current response, head included
+        self._body_received = 0  # bytes of the current response's body
+        self._splice: BodySplice | None = None  # moving the body to the browser (Rule 4)
         self._body: list[bytes] = []
         self._buffered = 0
         self._read_paused = False
@@ -92,7 +101,7 @@ class Connection(asyncio.Protocol):
         self._fresh_parser = True
         self._head_request = method == "HEAD"
         self._expecting = True
-        self._received = 0
+        self._received = self._body_received = 0
         self.status, self.reason, self.headers = 0, b"", []
         self.content_length, self.head_done, self.done = None, False, False
         self._until_close = False
@@ -115,10 +124,57 @@ class Connection(asyncio.Protocol):
         data = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
         self._buffered = 0
-        if self._read_paused and self._transport is not None:
-            self._read_paused = False
-            self._transport.resume_reading()
+        self._resume_reading()
         return data
+
+    async def splice_body(
+        self,
+        dst: int,
+        on_read: Callable[[], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> None:
+        """Send the rest of a sized body, what :meth:`read` did not take included, to ``dst``.
+
+        ``dst`` is the browser's socket (Rule 4); ``on_read`` and ``on_sent`` as for
+        :class:`~.splice.BodySplice`. Raises :class:`~.splice.SpliceUnsupported` having
+        sent nothing: the bytes taken are back, and :meth:`read` goes on as usual.
+        """
+        transport = self._transport
+        assert transport is not None and self.content_length is not None
+        assert self.head_done and not self.done and self._splice is None
+        left = self.content_length - self._body_received
+        self._pause_reading()  # until the end of the body: the parser must not see it
+        first = b"".join(self._body)
+        self._body.clear()
+        self._buffered = 0
+        socket = transport.get_extra_info("socket")
+        try:
+            self._splice = BodySplice(socket.fileno(), dst, left, first, on_read, on_sent)
+            await self._splice.run()
+        except SpliceUnsupported as e:
+            self._give_back_unspliced(e.first, e.taken)
+            raise
+        except SourceClosed as e:
+            self._spoiled = True
+            raise ClosedMidResponse(str(e)) from e
+        except BaseException:
+            self._spoiled = True  # the body was not moved completely
+            raise
+        finally:
+            self._splice = None
+        self._received += left
+        self._body_received += left
+        self._fresh_parser = False  # it still expects the body: replaced before the next request
+        self._complete()
+        self._resume_reading()
+
+    def _give_back_unspliced(self, first: bytes, taken: bytes) -> None:
+        if first:
+            self._body.append(first)
+            self._buffered += len(first)
+        if taken:
+            self.data_received(taken)  # body bytes the parser has not seen yet
+        self._resume_reading()
 
     def at_eof(self) -> bool:
         return self.done and not self._body
@@ -240,10 +296,10 @@ class Connection(asyncio.Protocol):
             self._spoiled = True  # a body after a HEAD's head
             return
         self._body.append(body)
+        self._body_received += len(body)
         self._buffered += len(body)
-        if self._buffered > HIGH_WATER and not self._read_paused and self._transport is not None:
-            self._read_paused = True
-            self._transport.pause_reading()
+        if self._buffered > HIGH_WATER:
+            self._pause_reading()
         self._wake()
 
     def on_message_complete(self) -> None:
@@ -303,7 +359,19 @@ class Connection(asyncio.Protocol):
     def _fail(self, error: Exception) -> None:
         if self._error is None and not self.done:
             self._error = error
+        if self._splice is not None:
+            self._splice.abort(error)  # Rule 4
         self._wake()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self._transport is not None:
+            self._read_paused = False
+            self._transport.resume_reading()
 
     def _abort(self) -> None:
         if self._transport is not None:

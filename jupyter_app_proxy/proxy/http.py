@@ -5,7 +5,9 @@ The point of no return is ``sink.start()``: before it an
 only abort the connection. Memory stays bounded: the body flows one chunk at
 a time, and the next chunk is read only after the previous one was written
 (``await sink.write``). Only apps with ``rewrite_response`` are buffered, up to
-a cap.
+a cap. A big body with a Content-Length skips Python altogether when the sink
+offers the browser's socket (:meth:`ResponseSink.raw_output`): it is spliced
+from socket to socket (``proxy/splice.py``), with the same flow control.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from .errors import (
 )
 from .h1 import Framing, framing, request_head
 from .rewrite import Headers, response_headers
+from .splice import AVAILABLE as SPLICE_AVAILABLE
+from .splice import SpliceUnsupported
 from .timeouts import IdleWatch, SentSignal, within
 
 
@@ -46,6 +50,24 @@ class ResponseSink(Protocol):
 
     async def send_headers(self) -> None:
         """Send the status line and headers now, before any body."""
+
+    def raw_output(self, size: int) -> RawOutput | None:
+        """After :meth:`send_headers`: where the next ``size`` body bytes, exactly, may be
+        written directly, bypassing :meth:`write`; None if they must go through it."""
+
+
+class RawOutput(Protocol):
+    """The browser's socket, for a body sent straight into it."""
+
+    def fileno(self) -> int: ...
+
+    def sent(self, count: int) -> None:
+        """``count`` more body bytes went out (the sink's accounting)."""
+
+
+#: Bodies at least this big are spliced when they can be; for smaller ones, setting up
+#: a pipe and two descriptors costs about what copying them does.
+SPLICE_MIN_BYTES = 1024 * 1024
 
 
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -177,9 +199,33 @@ async def _relay(
         return
     idle = IdleWatch(req.timeout, conn.close)  # closing makes the waiting read fail
     try:
-        await _relay_body(req, conn, sink, idle)
+        if not await _splice_body(req, conn, sink, idle):
+            await _relay_body(req, conn, sink, idle)
     finally:
         idle.cancel()
+
+
+async def _splice_body(
+    req: UpstreamRequest, conn: Connection, sink: ResponseSink, idle: IdleWatch
+) -> bool:
+    """The rest of a big sized body from socket to socket; False: it is to be copied."""
+    size = conn.content_length
+    if not SPLICE_AVAILABLE or conn.done or size is None or size < SPLICE_MIN_BYTES:
+        return False
+    await sink.send_headers()
+    out = sink.raw_output(size)
+    if out is None:  # TLS to the browser, say
+        return False
+    try:
+        with map_upstream_errors(req.app, req.endpoint.describe()):
+            await conn.splice_body(out.fileno(), idle.seen, out.sent)
+    except SpliceUnsupported:
+        return False  # nothing was sent; the bytes taken are back in the connection
+    except UpstreamProtocolError as e:
+        if not idle.expired:
+            raise
+        raise _stalled(req, idle) from e
+    return True
 
 
 async def _relay_body(
@@ -194,18 +240,23 @@ async def _relay_body(
             with map_upstream_errors(req.app, where):
                 chunk = await conn.read()
         except UpstreamProtocolError as e:
-            if idle is not None and idle.expired:
-                raise UpstreamTimeout(
-                    f"{req.app} sent nothing for {idle.seconds:g} s in the middle of a body "
-                    "of known length (request_timeout)"
-                ) from e
-            raise
+            if idle is None or not idle.expired:
+                raise
+            raise _stalled(req, idle) from e
         if not chunk:
             return
         if idle is not None:
             idle.seen()
         # The last chunk of the body rides with the response's end: one write, not two.
         await sink.write(chunk, more=not conn.at_eof())
+
+
+def _stalled(req: UpstreamRequest, idle: IdleWatch) -> UpstreamTimeout:
+    """The error for a body cut because the app paused too long (``idle`` expired)."""
+    return UpstreamTimeout(
+        f"{req.app} sent nothing for {idle.seconds:g} s in the middle of a body "
+        "of known length (request_timeout)"
+    )
 
 
 async def _read_capped(conn: Connection, limit: int, app: str) -> bytes:

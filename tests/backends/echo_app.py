@@ -44,6 +44,9 @@ Routes (GET unless said otherwise):
     N bytes of the pattern as fast as the client takes them, chunked (no Content-Length);
 ``/stall?length=N&send=M``
     headers with ``Content-Length: N``, then M bytes, then nothing ever again;
+``/short?length=N&send=M``
+    headers with ``Content-Length: N``, then M bytes of the pattern, then it closes the
+    connection (an app that crashes mid-body);
 ``/hang`` (any method)
     reads the request, writes ``hanging`` to stderr, then never answers;
 ``/die?code=N`` (any method)
@@ -52,8 +55,9 @@ Routes (GET unless said otherwise):
     waits S seconds before reading the request body, then answers like the echo;
 anything else, any method
     JSON describing the request: method, raw path with query, headers (in order,
-    repeated kept), body length and sha256 (read streaming), argv, cwd, pid and the
-    ``ECHO_*``/``JUPYTER_TOKEN``/``JUPYTERHUB_API_TOKEN`` environment variables.
+    repeated kept), body length and sha256 (read streaming), argv, cwd, pid, the
+    connection's peer (``[host, port]``; which connection of the proxy's pool it came on)
+    and the ``ECHO_*``/``JUPYTER_TOKEN``/``JUPYTERHUB_API_TOKEN`` environment variables.
 """
 
 from __future__ import annotations
@@ -98,9 +102,15 @@ async def echo(request: web.Request) -> web.Response:
         "argv": sys.argv,
         "cwd": os.getcwd(),
         "pid": os.getpid(),
+        "peer": _peer(request),
         "env": _env(),
     }
     return web.json_response(info)
+
+
+def _peer(request: web.Request) -> list[Any]:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return list(peer) if isinstance(peer, tuple) else []
 
 
 async def send_bytes(request: web.Request) -> web.StreamResponse:
@@ -139,6 +149,20 @@ async def stall(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b"s" * int(request.query.get("send", "0")))
     await asyncio.Event().wait()
+    return response
+
+
+async def short(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.content_length = int(request.query["length"])
+    await response.prepare(request)
+    left = int(request.query["send"])
+    while left > 0:
+        piece = PATTERN[: min(left, CHUNK)]
+        await response.write(piece)
+        left -= len(piece)
+    assert request.transport is not None
+    request.transport.close()  # after what was written: asyncio flushes it first
     return response
 
 
@@ -262,6 +286,7 @@ def make_app(log_requests: str = "", unready: str = "") -> web.Application:
     app.router.add_get("/stream", stream)
     app.router.add_get("/flood", flood)
     app.router.add_get("/stall", stall)
+    app.router.add_get("/short", short)
     app.router.add_route("*", "/hang", hang)
     app.router.add_route("*", "/die", die)
     app.router.add_get("/status/{code:[0-9]+}", status)
