@@ -8,6 +8,8 @@
 - ``chp``: configurable-http-proxy with ``--default-target``;
 - ``standalone``: ``jupyter-app-proxy --name b`` (no Jupyter server) as JupyterHub spawns
   it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes);
+- ``before`` (``--before COMMIT``): ``ours`` with the package of another commit (from
+  ``git archive``, first on ``PYTHONPATH``), to compare two versions in the same run;
 - ``tornado`` and ``floor`` (``floors.py``, ``--only small``): a bare tornado handler, and
   the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado.
 
@@ -38,6 +40,7 @@ OURS_EXTENSION = "jupyter_app_proxy"
 JSP_EXTENSION = "jupyter_server_proxy"
 LOADED = "{} | extension was successfully loaded"
 OURS_STARTUP = "jupyter-app-proxy: serving"  # the first line our extension logs
+LOADED_FROM = "proxy extension imported from "  # printed by each Jupyter's config file
 LABELS = {
     "direct": "direct (no proxy)",
     "ours": "jupyter-app-proxy",
@@ -60,6 +63,7 @@ class Context:
     tmp: Path
     backend_port: int
     cold_names: list[str]
+    before: Path | None = None  # the package folder of ``--before COMMIT``
     token: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
@@ -115,13 +119,17 @@ def jupyter_config(ctx: Context, extension: str) -> str:
         command = [sys.executable, str(BACKEND), "--port", "{port}"]
         servers[name] = {"command": command, "timeout": 60}
     return (
+        f"import {extension}, sys\n"
+        f"print({LOADED_FROM!r} + {extension}.__file__, file=sys.stderr, flush=True)\n"
         "c = get_config()  # noqa\n"
         f"c.ServerApp.jpserver_extensions = {{{extension!r}: True}}\n"
         f"c.ServerProxy.servers = {servers!r}\n"
     )
 
 
-def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target:
+def start_jupyter(
+    ctx: Context, key: str, python: str, extension: str, package: Path | None = None
+) -> Target:
     work = ctx.tmp / f"{key}-{time.monotonic_ns()}"
     dirs = {name: work / name.lower() for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR")}
     dirs["JUPYTER_RUNTIME_DIR"] = work / "runtime"
@@ -138,6 +146,8 @@ def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target
     ]  # fmt: skip
     extra = {k: str(v) for k, v in dirs.items()}
     extra.update(PYTHONUNBUFFERED="1", JUPYTER_PLATFORM_DIRS="1")
+    if package is not None:
+        extra["PYTHONPATH"] = str(package)
     env = ctx.launcher.env(extra, drop_prefix="JUPYTER")
     env.pop("VIRTUAL_ENV", None)
     log = work / "jupyter.log"
@@ -145,6 +155,10 @@ def start_jupyter(ctx: Context, key: str, python: str, extension: str) -> Target
     wait_http(port, "/api/status", proc, ctx.headers, log=log)
     target = Target(key, port, "/b/", proc, proc.pid, log)
     target.info["verified"] = verify_jupyter(ctx, target, log, extension)
+    if package is not None:
+        if f"{LOADED_FROM}{package}/" not in log.read_text(errors="replace"):
+            raise RuntimeError(f"{key}: the package was not loaded from {package}")
+        target.info["verified"] += f"; imported from {package}"
     return target
 
 
@@ -171,6 +185,12 @@ def start_ours(ctx: Context) -> Target:
     return start_jupyter(ctx, "ours", sys.executable, OURS_EXTENSION)
 
 
+def start_before(ctx: Context) -> Target:
+    if ctx.before is None:
+        raise RuntimeError("the 'before' target needs --before COMMIT")
+    return start_jupyter(ctx, "before", sys.executable, OURS_EXTENSION, ctx.before)
+
+
 def start_jsp(ctx: Context) -> Target:
     return start_jupyter(ctx, "jsp", str(ctx.tools.jsp_python), JSP_EXTENSION)
 
@@ -179,11 +199,11 @@ def start_jsp(ctx: Context) -> Target:
 
 NGINX_CONF = """\
 {user}worker_processes 1;
-worker_rlimit_nofile 16384;
+worker_rlimit_nofile 65536;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 8192; }}
+events {{ worker_connections 32768; }}  # 10,000 idle websockets: 2 each
 http {{
     access_log off;
     client_max_body_size 0;
@@ -302,6 +322,7 @@ def start_floor(ctx: Context, mode: str) -> Target:
 STARTERS: dict[str, Callable[[Context], Target]] = {
     "direct": start_direct,
     "ours": start_ours,
+    "before": start_before,
     "jsp": start_jsp,
     "nginx": start_nginx,
     "chp": start_chp,
