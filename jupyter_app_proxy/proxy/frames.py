@@ -30,7 +30,7 @@ class FrameTracker:
         """True between frames: a new frame may be written here."""
         return not self._header and not self._payload_left
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         i, n = 0, len(data)
         while i < n:
             if self._payload_left:
