@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
         [--only small,transfers,ttfb,ws,cold]
-        [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor]]
+        [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor,pyrelay]]
         [--before COMMIT] [--idle-ws N] [--idle-runs N]
 
 ``--before COMMIT`` adds the target ``before``: ours with that commit's package, measured
@@ -51,7 +51,7 @@ from targets import BACKEND, LABELS, Context, Target, restart, start, start_back
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEYS = ["direct", "ours", "jsp", "nginx", "chp", "standalone"]
-FLOOR_KEYS = ["tornado", "floor"]  # --only small; not in the default set
+FLOOR_KEYS = ["tornado", "floor", "pyrelay"]  # not in the default set
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
@@ -300,7 +300,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--targets",
         type=_choices([*KEYS, "before", *FLOOR_KEYS]),
         default=KEYS,
-        help=f"some of {','.join(KEYS + FLOOR_KEYS)} (the last two: --only small)",
+        help=f"some of {','.join(KEYS + FLOOR_KEYS)} (tornado, floor: --only small)",
     )
     parser.add_argument(
         "--before", metavar="COMMIT", help="also measure ours at COMMIT (target 'before')"

@@ -11,7 +11,9 @@
 - ``before`` (``--before COMMIT``): ``ours`` with the package of another commit (from
   ``git archive``, first on ``PYTHONPATH``), to compare two versions in the same run;
 - ``tornado`` and ``floor`` (``floors.py``, ``--only small``): a bare tornado handler, and
-  the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado.
+  the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado;
+- ``pyrelay`` (``floors.py``): the least asyncio byte relay; what bounds a websocket
+  relayed by Python.
 
 Each Jupyter gets its own config, data and runtime dirs, and only its own proxy extension;
 :func:`verify_jupyter` checks that from the log and from a route only JSP has.
@@ -50,6 +52,7 @@ LABELS = {
     "standalone": "jupyter-app-proxy standalone",
     "tornado": "(bare tornado handler, no proxy)",
     "floor": "(least tornado + aiohttp proxy)",
+    "pyrelay": "(least asyncio byte relay, no HTTP)",
 }
 FLOORS = HERE / "floors.py"
 HUB_STUB = HERE / "hubstub.py"
@@ -329,6 +332,7 @@ STARTERS: dict[str, Callable[[Context], Target]] = {
     "standalone": start_standalone,
     "tornado": partial(start_floor, mode="tornado"),
     "floor": partial(start_floor, mode="floor"),
+    "pyrelay": partial(start_floor, mode="pyrelay"),
 }
 
 

@@ -161,10 +161,10 @@ class Relay:
             self._relay(direction, view[:size])
 
     def _relay(self, direction: Direction, data: bytes | memoryview, own: bool = False) -> None:
-        """Send ``data`` on at once; keep what the sink did not take and wait for it."""
-        if not own:
-            direction.frames.feed(data)
-            direction.heard()
+        """Send ``data`` on at once; keep what the sink did not take and wait for it.
+
+        The bookkeeping comes after the send: the peer is already at work meanwhile.
+        """
         try:
             sent = direction.sink.send(data)
         except _NOT_NOW:
@@ -172,6 +172,9 @@ class Relay:
         except OSError:
             self.close()
             return
+        if not own:
+            direction.frames.feed(data)
+            direction.heard()
         if sent < len(data):
             direction.pending = bytes(data[sent:])  # out of the shared buffer
             self._selector.remove_reader(direction.source.fileno())
