@@ -21,6 +21,7 @@ import aiohttp
 from tornado import httpserver, web
 
 SMALL = b"x" * 100
+BUFFER = memoryview(bytearray(262144))  # one for all: recv(262144) would cost an mmap each
 
 
 class Answer(web.RequestHandler):
@@ -50,24 +51,25 @@ def _pipe(loop: asyncio.AbstractEventLoop, a: socket.socket, b: socket.socket) -
 
     def readable(src: socket.socket, dst: socket.socket) -> None:
         try:
-            data = src.recv(262144)
+            size = src.recv_into(BUFFER)
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
+            size = 0
+        if not size:
             close()
             return
         try:
-            sent = dst.send(data)
+            sent = dst.send(BUFFER[:size])
         except BlockingIOError:
             sent = 0
         except OSError:
             close()
             return
-        if sent < len(data):
+        if sent < size:
             loop.remove_reader(src.fileno())
-            loop.add_writer(dst.fileno(), writable, src, dst, memoryview(data)[sent:])
+            rest = memoryview(bytes(BUFFER[sent:size]))
+            loop.add_writer(dst.fileno(), writable, src, dst, rest)
 
     def writable(src: socket.socket, dst: socket.socket, rest: memoryview) -> None:
         try:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
         [--only small,transfers,ttfb,ws,cold]
         [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor,pyrelay]]
-        [--before COMMIT] [--idle-ws N] [--idle-runs N]
+        [--before COMMIT] [--runs N] [--idle-ws N] [--idle-runs N]
 
 ``--before COMMIT`` adds the target ``before``: ours with that commit's package, measured
 alternating with everything else (a change's effect beside nginx's, in one run).
@@ -305,6 +305,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--before", metavar="COMMIT", help="also measure ours at COMMIT (target 'before')"
     )
+    parser.add_argument("--runs", type=int, help="runs per metric (quick 3, full 5)")
     parser.add_argument("--idle-ws", type=int, help="idle websockets to hold (quick 200)")
     parser.add_argument("--idle-runs", type=int, help="idle-websocket runs per target (1)")
     parser.add_argument(
@@ -381,7 +382,7 @@ def _main(argv: list[str] | None) -> int:
     if args.render:
         return render_saved(args.render)
     profile = QUICK if args.quick else FULL
-    overrides = {"idle_ws": args.idle_ws, "idle_runs": args.idle_runs}
+    overrides = {"idle_ws": args.idle_ws, "idle_runs": args.idle_runs, "runs": args.runs}
     profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v})
     if args.before and "before" not in args.targets:
         at = args.targets.index("ours") if "ours" in args.targets else len(args.targets)
