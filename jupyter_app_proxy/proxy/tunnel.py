@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from tornado.iostream import IOStream, StreamClosedError
 
 from ..connect import connect_socket
 from ..endpoint import Endpoint
+from ..tasks import spawn
 from .errors import UpstreamProtocolError, UpstreamTimeout, map_connect_errors
 from .frames import ping_frame
 from .relay import Relay, Selector
@@ -100,7 +102,20 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
 
     Raises :class:`~.errors.UpstreamError` (502/504) when the app cannot be
     reached or does not answer with HTTP.
+
+    Runs as a task in an empty context: a cancelled timeout handle stays in
+    the event loop's heap until its deadline (up to :data:`ANSWER_TIMEOUT`)
+    with the context it copied, and the handler's holds the handler (Jupyter's
+    CallContext), its request and tornado's connection: that long, for every
+    websocket opened.
     """
+    work = _request_upgrade(app, endpoint, target, headers)
+    return await spawn(work, name=f"websocket upgrade {app}", context=contextvars.Context())
+
+
+async def _request_upgrade(
+    app: str, endpoint: Endpoint, target: str, headers: Headers
+) -> AppAnswer:
     where = endpoint.describe()
     with map_connect_errors(app, where):
         stream = await asyncio.wait_for(open_stream(endpoint), CONNECT_TIMEOUT)
@@ -191,6 +206,24 @@ async def join(
     # No `await` beyond this point: tornado must not read the streams again.
     client_socket, from_client = _take_socket(client)
     app_socket, from_app = _take_socket(app)
+    # Every callback handle copies the context it is created in, and this task's
+    # holds Jupyter's CallContext, the handler itself (with its request and
+    # tornado's connection): the relay starts in an empty context instead.
+    return contextvars.Context().run(
+        _start_relay, client_socket, app_socket, from_client, from_app, on_traffic, keepalive,
+        on_closed,
+    )  # fmt: skip
+
+
+def _start_relay(
+    client: socket.socket,
+    app: socket.socket,
+    from_client: bytes,
+    from_app: bytes,
+    on_traffic: Callable[[], None],
+    keepalive: Keepalive | None,
+    on_closed: Callable[[], None],
+) -> Relay:
     loop = asyncio.get_running_loop()
     pinger: _Pinger | None = None
 
@@ -199,7 +232,7 @@ async def join(
             pinger.cancel()
         on_closed()
 
-    relay = Relay(_selector(loop), client_socket, app_socket, on_traffic, closed, loop.time)
+    relay = Relay(_selector(loop), client, app, on_traffic, closed, loop.time)
     if keepalive is not None and keepalive.interval > 0:
         pinger = _Pinger(relay, keepalive, loop)
     relay.start(from_client, from_app)
