@@ -2,8 +2,11 @@
 
     .venv/bin/python benchmarks/run.py [--quick] [--keep-tmp]
         [--only small,transfers,ttfb,ws,cold]
-        [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor]]
-        [--baseline REV]  # adds the target 'base': ours at commit REV, for before/after
+        [--targets direct,ours,jsp,nginx,chp,standalone[,tornado,floor,pyrelay]]
+        [--before COMMIT] [--runs N] [--idle-ws N] [--idle-runs N]
+
+``--before COMMIT`` adds the target ``before``: ours with that commit's package, measured
+alternating with everything else (a change's effect beside nginx's, in one run).
 
 Installs the tools it lacks (see install.py), starts the backend and every proxy on
 127.0.0.1, measures with the targets alternating, stops every process it started, then
@@ -48,8 +51,7 @@ from targets import BACKEND, LABELS, Context, Target, restart, start, start_back
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 KEYS = ["direct", "ours", "jsp", "nginx", "chp", "standalone"]
-FLOOR_KEYS = ["tornado", "floor"]  # --only small; not in the default set
-BASE_KEY = "base"  # ours at --baseline REV; added to the targets after "ours"
+FLOOR_KEYS = ["tornado", "floor", "pyrelay"]  # not in the default set
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
@@ -66,6 +68,7 @@ class Profile:
     ws_seconds: float
     idle_ws: int
     cold_reps: int
+    idle_runs: int = 1
 
 
 QUICK = Profile("quick", 3, 2, (256 * MIB,), 1, 1.5, 200, 5)
@@ -200,7 +203,7 @@ class Bench:
 
     def websockets(self) -> None:
         p, headers = self.profile, self.ctx.headers
-        for _, target in self.rounds(1):  # first: big messages would inflate the RSS baseline
+        for _, target in self.rounds(p.idle_runs):  # first: big messages inflate the baseline
             url, pid = target.ws_url("/ws"), target.rss_pid
             fn = partial(wsbench.idle_connections, url, headers, p.idle_ws, pid)
             self.measure("ws_idle", target, fn, "held")
@@ -243,17 +246,34 @@ class Bench:
                 say(f"{title} stopped by {e!r}")
 
 
-def commit_of(rev: str) -> str:
-    """The short hash of ``rev`` (raises if git does not know it)."""
-    cmd = ["git", "-C", str(HERE.parent), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+def raise_fd_limit(wanted: int = 65536) -> None:
+    """Raise the open-file limit (inherited by every process started) towards ``wanted``.
 
-
-def raise_fd_limit() -> None:
+    10,000 idle websockets take 10,000 descriptors in the client and the app and 20,000
+    in a proxy; as root the hard limit is raised too.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):  # not root: up to the hard limit only
+            wanted = hard
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def export_package(commit_ish: str, into: Path) -> tuple[str, Path]:
+    """``jupyter_app_proxy`` at ``commit_ish`` (``git archive``) in ``into/<sha>``."""
+    repo = HERE.parent
+    rev = ["git", "rev-parse", "--short", commit_ish]
+    sha = subprocess.run(rev, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    folder = into / f"before-{sha}"
+    folder.mkdir()
+    archive = ["git", "archive", commit_ish, "jupyter_app_proxy"]
+    data = subprocess.run(archive, cwd=repo, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=data, check=True)
+    return sha, folder
 
 
 def _choices(allowed: list[str]) -> Callable[[str], list[str]]:
@@ -278,15 +298,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--targets",
-        type=_choices(KEYS + FLOOR_KEYS),
+        type=_choices([*KEYS, "before", *FLOOR_KEYS]),
         default=KEYS,
-        help=f"some of {','.join(KEYS + FLOOR_KEYS)} (the last two: --only small)",
+        help=f"some of {','.join(KEYS + FLOOR_KEYS)} (tornado, floor: --only small)",
     )
     parser.add_argument(
-        "--baseline",
-        metavar="REV",
-        help="also measure ours at commit REV (target 'base', right after 'ours')",
+        "--before", metavar="COMMIT", help="also measure ours at COMMIT (target 'before')"
     )
+    parser.add_argument("--runs", type=int, help="runs per metric (quick 3, full 5)")
+    parser.add_argument("--idle-ws", type=int, help="idle websockets to hold (quick 200)")
+    parser.add_argument("--idle-runs", type=int, help="idle-websocket runs per target (1)")
     parser.add_argument(
         "--render", metavar="JSON", type=Path, help="only rewrite the .md of a saved .json"
     )
@@ -304,7 +325,10 @@ def run_bench(
     launcher = Launcher()
     results = Results()
     cold_names = [f"cold{i}" for i in range(profile.cold_reps)]
-    ctx = Context(launcher, tools, tmp, free_port(), cold_names, baseline=args.baseline)
+    ctx = Context(launcher, tools, tmp, free_port(), cold_names)
+    if args.before:
+        sha, ctx.before = export_package(args.before, tmp)
+        meta["before"] = sha
     bench = Bench(ctx, profile, results, args.targets, args.only)
     try:
         bench.start_all()
@@ -324,7 +348,7 @@ def write(results: Results, meta: dict[str, Any], stem: Path | None = None) -> s
         markdown.API_STATUS: "(Jupyter's own /api/status, ours)",
         markdown.OURS_COOKIE: "jupyter-app-proxy, by login cookie (as a browser)",
         markdown.API_STATUS_COOKIE: "(Jupyter's own /api/status, by login cookie)",
-        BASE_KEY: f"jupyter-app-proxy at {meta.get('baseline')}",
+        "before": f"jupyter-app-proxy at {meta.get('before')} (before)",
     }
     text = markdown.render(results, meta, labels)
     if stem is None:
@@ -358,11 +382,11 @@ def _main(argv: list[str] | None) -> int:
     if args.render:
         return render_saved(args.render)
     profile = QUICK if args.quick else FULL
-    if args.baseline:
-        args.baseline = commit_of(args.baseline)
-        if BASE_KEY not in args.targets:
-            at = args.targets.index("ours") + 1 if "ours" in args.targets else len(args.targets)
-            args.targets = [*args.targets[:at], BASE_KEY, *args.targets[at:]]
+    overrides = {"idle_ws": args.idle_ws, "idle_runs": args.idle_runs, "runs": args.runs}
+    profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v})
+    if args.before and "before" not in args.targets:
+        at = args.targets.index("ours") if "ours" in args.targets else len(args.targets)
+        args.targets.insert(at, "before")
     install_signal_handlers()
     raise_fd_limit()
     tools = install.ensure_all()
@@ -374,9 +398,8 @@ def _main(argv: list[str] | None) -> int:
         "machine": machine(tools),
         "targets": args.targets,
         "steps": args.only,
-        "baseline": args.baseline,
     }
-    if args.targets != KEYS or args.only != STEPS:
+    if args.targets != KEYS or args.only != STEPS or any(overrides.values()):
         meta["profile"]["name"] += "-partial"
     tmp = Path(tempfile.mkdtemp(prefix="jap-bench-"))
     start = time.monotonic()

@@ -8,10 +8,12 @@
 - ``chp``: configurable-http-proxy with ``--default-target``;
 - ``standalone``: ``jupyter-app-proxy --name b`` (no Jupyter server) as JupyterHub spawns
   it, authenticating by Hub token (``hubstub.py`` answers the one Hub API call it makes);
-- ``base`` (``--baseline REV``): ours again, with the package as it was at commit REV
-  (``git archive``, first on ``PYTHONPATH``): a change's before and after in one run;
+- ``before`` (``--before COMMIT``): ``ours`` with the package of another commit (from
+  ``git archive``, first on ``PYTHONPATH``), to compare two versions in the same run;
 - ``tornado`` and ``floor`` (``floors.py``, ``--only small``): a bare tornado handler, and
-  the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado.
+  the least tornado + aiohttp proxy; what bounds any proxy hosted in tornado;
+- ``pyrelay`` (``floors.py``): the least asyncio byte relay; what bounds a websocket
+  relayed by Python.
 
 Each Jupyter gets its own config, data and runtime dirs, and only its own proxy extension;
 :func:`verify_jupyter` checks that from the log and from a route only JSP has.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -41,7 +42,7 @@ OURS_EXTENSION = "jupyter_app_proxy"
 JSP_EXTENSION = "jupyter_server_proxy"
 LOADED = "{} | extension was successfully loaded"
 OURS_STARTUP = "jupyter-app-proxy: serving"  # the first line our extension logs
-LOADED_FROM = "proxy extension loaded from "  # printed by the config file
+LOADED_FROM = "proxy extension imported from "  # printed by each Jupyter's config file
 LABELS = {
     "direct": "direct (no proxy)",
     "ours": "jupyter-app-proxy",
@@ -51,6 +52,7 @@ LABELS = {
     "standalone": "jupyter-app-proxy standalone",
     "tornado": "(bare tornado handler, no proxy)",
     "floor": "(least tornado + aiohttp proxy)",
+    "pyrelay": "(least asyncio byte relay, no HTTP)",
 }
 FLOORS = HERE / "floors.py"
 HUB_STUB = HERE / "hubstub.py"
@@ -64,8 +66,8 @@ class Context:
     tmp: Path
     backend_port: int
     cold_names: list[str]
+    before: Path | None = None  # the package folder of ``--before COMMIT``
     token: str = field(default_factory=lambda: secrets.token_hex(16))
-    baseline: str | None = None  # a commit of ours to measure beside the working tree
 
     @property
     def headers(self) -> dict[str, str]:
@@ -114,18 +116,15 @@ def start_direct(ctx: Context) -> Target:
 # ------------------------------------------------------------------------------ Jupyter
 
 
-def jupyter_config(ctx: Context, extension: str, announce: bool = False) -> str:
-    """The config file; ``announce``: it also logs where the extension was imported from."""
+def jupyter_config(ctx: Context, extension: str) -> str:
     servers: dict[str, Any] = {"b": {"port": ctx.backend_port}}
     for name in ctx.cold_names:
         command = [sys.executable, str(BACKEND), "--port", "{port}"]
         servers[name] = {"command": command, "timeout": 60}
-    where = (
-        f"import sys, {extension}\n"
-        f"print({LOADED_FROM!r} + {extension}.__file__, file=sys.stderr, flush=True)\n"
-    )
     return (
-        (where if announce else "") + "c = get_config()  # noqa\n"
+        f"import {extension}, sys\n"
+        f"print({LOADED_FROM!r} + {extension}.__file__, file=sys.stderr, flush=True)\n"
+        "c = get_config()  # noqa\n"
         f"c.ServerApp.jpserver_extensions = {{{extension!r}: True}}\n"
         f"c.ServerProxy.servers = {servers!r}\n"
     )
@@ -134,14 +133,13 @@ def jupyter_config(ctx: Context, extension: str, announce: bool = False) -> str:
 def start_jupyter(
     ctx: Context, key: str, python: str, extension: str, package: Path | None = None
 ) -> Target:
-    """A Jupyter Server with ``extension``; ``package``: a folder put first on PYTHONPATH."""
     work = ctx.tmp / f"{key}-{time.monotonic_ns()}"
     dirs = {name: work / name.lower() for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR")}
     dirs["JUPYTER_RUNTIME_DIR"] = work / "runtime"
     for d in [work / "root", *dirs.values()]:
         d.mkdir(parents=True)
     config = work / "jupyter_server_config.py"
-    config.write_text(jupyter_config(ctx, extension, announce=package is not None))
+    config.write_text(jupyter_config(ctx, extension))
     port = free_port()
     cmd = [
         python, "-m", "jupyter_server", "--no-browser", "--allow-root",
@@ -163,7 +161,7 @@ def start_jupyter(
     if package is not None:
         if f"{LOADED_FROM}{package}/" not in log.read_text(errors="replace"):
             raise RuntimeError(f"{key}: the package was not loaded from {package}")
-        target.info["verified"] += f"; package loaded from {package}"
+        target.info["verified"] += f"; imported from {package}"
     return target
 
 
@@ -190,24 +188,10 @@ def start_ours(ctx: Context) -> Target:
     return start_jupyter(ctx, "ours", sys.executable, OURS_EXTENSION)
 
 
-def start_base(ctx: Context) -> Target:
-    """Ours with the package of commit ``ctx.baseline`` (exported once per run)."""
-    assert ctx.baseline is not None, "--baseline REV is needed for the target 'base'"
-    folder = ctx.tmp / "baseline-package"
-    if not folder.exists():
-        archive = subprocess.run(
-            ["git", "archive", ctx.baseline, OURS_EXTENSION],
-            cwd=HERE.parent,
-            check=True,
-            capture_output=True,
-        ).stdout
-        folder.mkdir()
-        try:
-            subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-    return start_jupyter(ctx, "base", sys.executable, OURS_EXTENSION, folder)
+def start_before(ctx: Context) -> Target:
+    if ctx.before is None:
+        raise RuntimeError("the 'before' target needs --before COMMIT")
+    return start_jupyter(ctx, "before", sys.executable, OURS_EXTENSION, ctx.before)
 
 
 def start_jsp(ctx: Context) -> Target:
@@ -218,11 +202,11 @@ def start_jsp(ctx: Context) -> Target:
 
 NGINX_CONF = """\
 {user}worker_processes 1;
-worker_rlimit_nofile 16384;
+worker_rlimit_nofile 65536;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 8192; }}
+events {{ worker_connections 32768; }}  # 10,000 idle websockets: 2 each
 http {{
     access_log off;
     client_max_body_size 0;
@@ -341,13 +325,14 @@ def start_floor(ctx: Context, mode: str) -> Target:
 STARTERS: dict[str, Callable[[Context], Target]] = {
     "direct": start_direct,
     "ours": start_ours,
-    "base": start_base,
+    "before": start_before,
     "jsp": start_jsp,
     "nginx": start_nginx,
     "chp": start_chp,
     "standalone": start_standalone,
     "tornado": partial(start_floor, mode="tornado"),
     "floor": partial(start_floor, mode="floor"),
+    "pyrelay": partial(start_floor, mode="pyrelay"),
 }
 
 

@@ -82,22 +82,25 @@ class AppWebSocketHandler(AppHandlerMixin, JupyterHandler):
             raise
         counts = self.record_activity()  # decided once, for the upgrade request
         settings, registry, name = self.settings, self.context.registry, self.spec.name
-        traffic = self.context.traffic
+        traffic, gauge = self.context.traffic, self.meters.websockets
 
+        # Once joined, the relay holds these two closures and nothing of this
+        # handler, its request or tornado's connection: an idle websocket costs
+        # its two sockets and the relay only.
         def on_traffic() -> None:
             registry.touch(name)  # idle_timeout: one clock read
             traffic.touch(name)
             if counts:
                 settings["api_last_activity"] = utcnow()
 
+        def on_closed() -> None:
+            traffic.websocket_closed(name)
+            gauge.dec()
+
         traffic.request_started(name)
         traffic.websocket_opened(name)
-        self.meters.websockets.inc()
-        try:
-            await tunnel.join(client, answer.stream, on_traffic, self._keepalive())
-        finally:
-            traffic.websocket_closed(name)
-            self.meters.websockets.dec()
+        gauge.inc()
+        await tunnel.join(client, answer.stream, on_traffic, self._keepalive(), on_closed)
 
     def _keepalive(self) -> tunnel.Keepalive:
         """Jupyter's own websocket ping settings (milliseconds), as its websockets use them."""

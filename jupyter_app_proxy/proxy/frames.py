@@ -30,22 +30,34 @@ class FrameTracker:
         """True between frames: a new frame may be written here."""
         return not self._header and not self._payload_left
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         i, n = 0, len(data)
         while i < n:
             if self._payload_left:
                 step = min(self._payload_left, n - i)
                 self._payload_left -= step
                 i += step
-                continue
-            self._header.append(data[i])
-            i += 1
-            needed = _header_size(self._header)
-            if needed and len(self._header) == needed:
-                self._start_frame(bytes(self._header))
-                self._header.clear()
+            elif self._header:  # a header the previous chunk cut
+                i = self._complete_header(data, i)
+            elif n - i >= 2 and n - i >= (size := _header_size(data[i + 1])):
+                self._start_frame(data[i : i + size])  # the usual case: a whole header
+                i += size
+            else:
+                self._header += data[i:]  # the start of a header; its rest comes next
+                i = n
 
-    def _start_frame(self, header: bytes) -> None:
+    def _complete_header(self, data: bytes | memoryview, i: int) -> int:
+        header = self._header
+        while i < len(data):
+            header.append(data[i])
+            i += 1
+            if len(header) >= 2 and len(header) == _header_size(header[1]):
+                self._start_frame(bytes(header))
+                header.clear()
+                break
+        return i
+
+    def _start_frame(self, header: bytes | memoryview) -> None:
         if header[0] & 0x0F == OPCODE_CLOSE:
             self.close_seen = True
         length = header[1] & 0x7F
@@ -56,13 +68,11 @@ class FrameTracker:
         self._payload_left = length
 
 
-def _header_size(header: bytearray) -> int:
-    """The full header's size once its first two bytes are known, else 0."""
-    if len(header) < 2:
-        return 0
-    length = header[1] & 0x7F
+def _header_size(second_byte: int) -> int:
+    """A frame header's full size, from its second byte (mask bit and length code)."""
+    length = second_byte & 0x7F
     extended = 2 if length == 126 else 8 if length == 127 else 0
-    mask = 4 if header[1] & 0x80 else 0
+    mask = 4 if second_byte & 0x80 else 0
     return 2 + extended + mask
 
 

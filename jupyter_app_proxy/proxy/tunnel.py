@@ -6,37 +6,42 @@ fields (key, version, subprotocols, extensions). So the app's answer decides
 everything, as if the browser had reached it directly: its subprotocol, its
 extensions (compression is negotiated end to end), its refusal status.
 
-After a 101 the proxy never decodes a frame: each chunk read from one side is
-written to the other before the next read (flow control both ways, memory
-bounded by one chunk per direction), close frames and codes pass through
-untouched, and when either side's connection ends the other is closed. This
-is what nginx and configurable-http-proxy do; message-level relaying (two
-websocket implementations parsing, unmasking and re-framing every message)
-cost two thirds of the throughput. One addition: when the app's connection
-ends without the app's close frame (it crashed), the browser gets a close
-frame with 1011 and a reason, not just a dropped connection.
+After a 101 the proxy never decodes a frame: the two sockets are taken from
+tornado and relayed by :mod:`.relay` (each chunk sent on as soon as it is
+read, flow control both ways, memory bounded by one chunk per direction),
+close frames and codes pass through untouched, and when either side's
+connection ends the other is closed. This is what nginx and
+configurable-http-proxy do; message-level relaying (two websocket
+implementations parsing, unmasking and re-framing every message) cost two
+thirds of the throughput. One addition: when the app's connection ends
+without the app's close frame (it crashed), the browser gets a close frame
+with 1011 and a reason, not just a dropped connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
+from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 
 from ..connect import connect_socket
 from ..endpoint import Endpoint
+from ..tasks import spawn
 from .errors import UpstreamProtocolError, UpstreamTimeout, map_connect_errors
-from .frames import FrameTracker, close_frame, ping_frame
+from .frames import ping_frame
+from .relay import Relay, Selector
 from .rewrite import Headers
 
 CONNECT_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 60.0  # an app that accepts the connection but never answers the upgrade
-CHUNK = 256 * 1024  # largest single read; also the most a direction holds in memory
 MAX_HEADER_SIZE = 64 * 1024
 REFUSAL_BODY_LIMIT = 64 * 1024  # of a refusal's body, what the browser is shown
 
@@ -97,7 +102,20 @@ async def request_upgrade(app: str, endpoint: Endpoint, target: str, headers: He
 
     Raises :class:`~.errors.UpstreamError` (502/504) when the app cannot be
     reached or does not answer with HTTP.
+
+    Runs as a task in an empty context: a cancelled timeout handle stays in
+    the event loop's heap until its deadline (up to :data:`ANSWER_TIMEOUT`)
+    with the context it copied, and the handler's holds the handler (Jupyter's
+    CallContext), its request and tornado's connection: that long, for every
+    websocket opened.
     """
+    work = _request_upgrade(app, endpoint, target, headers)
+    return await spawn(work, name=f"websocket upgrade {app}", context=contextvars.Context())
+
+
+async def _request_upgrade(
+    app: str, endpoint: Endpoint, target: str, headers: Headers
+) -> AppAnswer:
     where = endpoint.describe()
     with map_connect_errors(app, where):
         stream = await asyncio.wait_for(open_stream(endpoint), CONNECT_TIMEOUT)
@@ -149,17 +167,13 @@ class Keepalive:
     interval: float
     timeout: float
 
+    def gone(self, now: float, pinged_at: float, heard_at: float) -> bool:
+        """Whether a browser last heard at ``heard_at`` and pinged at ``pinged_at`` is gone.
 
-@dataclass
-class _Pipe:
-    """What both directions of one websocket share."""
-
-    client: IOStream
-    app: IOStream
-    on_traffic: Callable[[], None]
-    to_client: FrameTracker = field(default_factory=FrameTracker)
-    to_app: FrameTracker = field(default_factory=FrameTracker)
-    client_heard_at: float = 0.0
+        Only a recent ping can have gone unanswered: after the machine was
+        suspended (no ping for long), silence is not yet the browser's fault.
+        """
+        return now - pinged_at < 2 * self.interval and now - heard_at > self.timeout
 
 
 async def join(
@@ -167,80 +181,101 @@ async def join(
     app: IOStream,
     on_traffic: Callable[[], None],
     keepalive: Keepalive | None = None,
-) -> None:
-    """Pipe bytes both ways until either side's connection ends, then close both."""
-    client.set_nodelay(True)  # tornado turns Nagle back on after each response; a relay
-    app.set_nodelay(True)  # must not hold small frames back waiting for ACKs
-    pipe = _Pipe(client, app, on_traffic, client_heard_at=asyncio.get_running_loop().time())
-    pinger = None
-    if keepalive is not None and keepalive.interval > 0:
-        pinger = _Pinger(pipe, keepalive)
+    on_closed: Callable[[], None] = lambda: None,
+) -> Relay | None:
+    """Join the browser's and the app's connections; return once bytes flow.
+
+    What tornado still has to send on either stream (the 101, the upgrade
+    request) is sent first; then both sockets are taken from tornado, with
+    what tornado had already read from them, and handed to a
+    :class:`~.relay.Relay` that runs on the event loop's readiness callbacks
+    until either side's connection ends. No coroutine waits for that:
+    ``on_closed`` is called once, when both connections are closed (at once,
+    with None returned, if either is gone before the join).
+    """
     try:
-        await asyncio.gather(_to_app(pipe), _to_client(pipe))
-    finally:
-        if pinger is not None:
-            pinger.cancel()
+        await _flushed(client)
+        await _flushed(app)
+    except BaseException as e:
         client.close()
         app.close()
+        on_closed()
+        if isinstance(e, StreamClosedError):  # either side left meanwhile
+            return None
+        raise
+    # No `await` beyond this point: tornado must not read the streams again.
+    client_socket, from_client = _take_socket(client)
+    app_socket, from_app = _take_socket(app)
+    # Every callback handle copies the context it is created in, and this task's
+    # holds Jupyter's CallContext, the handler itself (with its request and
+    # tornado's connection): the relay starts in an empty context instead.
+    return contextvars.Context().run(
+        _start_relay, client_socket, app_socket, from_client, from_app, on_traffic, keepalive,
+        on_closed,
+    )  # fmt: skip
 
 
-async def _to_app(pipe: _Pipe) -> None:
+def _start_relay(
+    client: socket.socket,
+    app: socket.socket,
+    from_client: bytes,
+    from_app: bytes,
+    on_traffic: Callable[[], None],
+    keepalive: Keepalive | None,
+    on_closed: Callable[[], None],
+) -> Relay:
     loop = asyncio.get_running_loop()
+    pinger: _Pinger | None = None
 
-    def heard_from_client() -> None:
-        pipe.client_heard_at = loop.time()
-        pipe.on_traffic()
+    def closed() -> None:
+        if pinger is not None:
+            pinger.cancel()
+        on_closed()
 
-    try:
-        await _copy(pipe.client, pipe.app, pipe.to_app, heard_from_client)
-    finally:
-        pipe.app.close()
-
-
-async def _to_client(pipe: _Pipe) -> None:
-    try:
-        app_ended = await _copy(pipe.app, pipe.client, pipe.to_client, pipe.on_traffic)
-        # The app vanished without closing: tell the browser, unless a close
-        # handshake (either side's) was under way or a frame was cut in half.
-        closing = pipe.to_client.close_seen or pipe.to_app.close_seen
-        if app_ended and not closing and pipe.to_client.at_boundary:
-            with contextlib.suppress(StreamClosedError):
-                await pipe.client.write(close_frame(1011, "the connection to the app was lost"))
-    finally:
-        pipe.client.close()
+    relay = Relay(_selector(loop), client, app, on_traffic, closed, loop.time)
+    if keepalive is not None and keepalive.interval > 0:
+        pinger = _Pinger(relay, keepalive, loop)
+    relay.start(from_client, from_app)
+    return relay
 
 
-async def _copy(
-    source: IOStream, sink: IOStream, frames: FrameTracker, on_chunk: Callable[[], None]
-) -> bool:
-    """Copy ``source`` to ``sink`` a chunk at a time, each written before the next read.
+async def _flushed(stream: IOStream) -> None:
+    """Wait until tornado has sent everything written to ``stream``."""
+    if stream.writing():
+        await stream.write(b"")
 
-    Returns True when ``source`` ended, False when writing to ``sink`` failed.
-    """
-    while True:
-        try:
-            chunk = await source.read_bytes(CHUNK, partial=True)
-        except StreamClosedError:
-            return True
-        frames.feed(chunk)
-        on_chunk()
-        try:
-            await sink.write(chunk)
-        except StreamClosedError:
-            return False
+
+def _take_socket(stream: IOStream) -> tuple[socket.socket, bytes]:
+    """The stream's socket out of tornado's hands, and the bytes tornado read but did
+    not deliver (after a request head, or with the app's 101)."""
+    sock = stream.socket
+    buffered = bytes(stream._read_buffer[: stream._read_buffer_size])
+    stream.io_loop.remove_handler(sock.fileno())  # the relay's selector owns the fd now
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        # tornado turns Nagle back on after each response; a relay must not hold
+        # small frames back waiting for ACKs
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock, buffered
+
+
+def _selector(loop: asyncio.AbstractEventLoop) -> Selector:
+    """The loop's ``add_reader`` family; on Windows' proactor loop, tornado's selector
+    thread (which tornado's own streams use there too)."""
+    selector = getattr(IOLoop.current(), "selector_loop", None)
+    return selector if selector is not None else loop
 
 
 class _Pinger:
-    """Pings the browser every ``interval`` with one timer handle, not a task (an idle
-    websocket then holds no sleeping coroutine of its own)."""
+    """Pings the browser every ``interval`` with one timer handle (no task per websocket),
+    and closes the relay when the browser has been silent past the timeout."""
 
-    def __init__(self, pipe: _Pipe, keepalive: Keepalive) -> None:
-        self._pipe, self._keepalive = pipe, keepalive
-        self._loop = asyncio.get_running_loop()
-        self._pinged_at = self._loop.time()
-        self._timer: asyncio.TimerHandle | None = self._loop.call_later(
-            keepalive.interval, self._tick
-        )
+    __slots__ = ("_keepalive", "_loop", "_pinged_at", "_relay", "_timer")
+
+    def __init__(self, relay: Relay, keepalive: Keepalive, loop: asyncio.AbstractEventLoop) -> None:
+        self._relay, self._keepalive, self._loop = relay, keepalive, loop
+        self._pinged_at = loop.time()
+        self._timer: asyncio.TimerHandle | None = loop.call_later(keepalive.interval, self._tick)
 
     def cancel(self) -> None:
         if self._timer is not None:
@@ -248,19 +283,15 @@ class _Pinger:
             self._timer = None
 
     def _tick(self) -> None:
-        pipe, keepalive, now = self._pipe, self._keepalive, self._loop.time()
+        relay, keepalive, now = self._relay, self._keepalive, self._loop.time()
         self._timer = None
-        if pipe.client.closed():
+        if relay.closed:
             return
-        # Only a recent ping can have gone unanswered (not so after a suspended machine).
-        if (
-            now - self._pinged_at < 2 * keepalive.interval
-            and now - pipe.client_heard_at > keepalive.timeout
-        ):
-            pipe.client.close()  # both pipes end, and close the app's side
+        if keepalive.gone(now, self._pinged_at, relay.client_heard_at):
+            relay.close()
             return
-        if pipe.to_client.at_boundary:  # never inside one of the app's frames
-            with contextlib.suppress(StreamClosedError):
-                pipe.client.write(ping_frame())
+        # Never inside one of the app's frames, nor behind bytes the browser has not taken.
+        if relay.to_client.frames.at_boundary and not relay.client_backed_up:
+            relay.send_to_client(ping_frame())
             self._pinged_at = now
         self._timer = self._loop.call_later(keepalive.interval, self._tick)

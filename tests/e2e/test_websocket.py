@@ -413,6 +413,34 @@ def test_messages_the_app_sends_with_its_101_are_not_lost(ws_server: JupyterServ
         assert run_async(go()) == ["greetings", "after"]
 
 
+def test_a_frame_sent_with_the_upgrade_request_reaches_the_app(ws_server: JupyterServer) -> None:
+    """A client that writes its first frame together with its upgrade request (before the
+    101 came back) gets it echoed: the bytes tornado read past the request head are not
+    lost when the connection is joined."""
+    tag = unique_tag()
+    key = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(b"early"))
+    frame = bytes([0x81, 0x80 | 5]) + key + masked  # a masked text frame, "early"
+    upgrade = (
+        f"GET {ws_server.base_url}ws/ws?t={tag} HTTP/1.1\r\nHost: 127.0.0.1:{ws_server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Authorization: token {ws_server.token}\r\n\r\n"
+    )
+    echo = bytes([0x81, 5]) + b"early"
+    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=30) as sock:
+        sock.sendall(upgrade.encode() + frame)
+        answer = b""
+        while not (b"\r\n\r\n" in answer and answer.endswith(echo)):
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101 "), answer
+    assert answer.split(b"\r\n\r\n", 1)[1] == echo, answer
+    seen = [(e["type"], e["length"]) for e in _events(ws_server, "ws", tag, "message")]
+    assert seen == [("text", 5)]
+
+
 def test_nothing_listening_fails_the_handshake_with_502(ws_server: JupyterServer) -> None:
     """A pre-started server with nothing on its port fails the handshake with 502 (or 503)."""
     assert run_async(ws_refused(ws_server, "wsdead/ws")) in (502, 503)
