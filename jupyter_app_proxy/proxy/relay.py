@@ -118,7 +118,10 @@ class Relay:
                 self._relay(direction, early)
 
     def send_to_client(self, data: bytes) -> None:
-        """Add ``data`` to the stream to the browser (call only at a frame boundary)."""
+        """Add ``data`` to the stream to the browser: only at a frame boundary, and only
+        when the browser is not backed up (the bytes would overtake the held ones)."""
+        if self.client_backed_up:
+            raise RuntimeError("bytes for the browser are still held")
         if not self.closed and not self._closing:
             self._relay(self.to_client, data, own=True)
 
