@@ -178,8 +178,8 @@ class AppHandlerMixin(EscapedErrorPages):
         return tokens
 
     def _jupyter_cookie_names(self) -> set[str]:
-        handler: Any = self
-        return {handler.cookie_name, "_xsrf"}
+        handler: Any = self  # (not the handler's cookie_name: deprecated, it warns per call)
+        return {handler.identity_provider.get_cookie_name(handler), "_xsrf"}
 
     def _identity(self, header: str) -> dict[str, str]:
         """The user's name (and JupyterHub groups) for ``identity_header``; set by us only."""
