@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -304,22 +304,38 @@ async def _shut_down(
     await server.wait_closed()
 
 
-async def _get(pool: EndpointPool) -> Connection:
-    conn = await pool.take()
+@contextlib.asynccontextmanager
+async def _pool_on_tiny_app(
+    keepalive: float,
+) -> AsyncIterator[tuple[EndpointPool, list[asyncio.StreamWriter]]]:
+    """A pool to a fresh :func:`_tiny_app`; both shut down afterwards."""
+    server, accepted = await _tiny_app()
+    port = server.sockets[0].getsockname()[1]
+    pool = EndpointPool(Endpoint(port=port), keepalive=keepalive)
+    try:
+        yield pool, accepted
+    finally:
+        await _shut_down(pool, server, accepted)
+
+
+async def _get_on(pool: EndpointPool, conn: Connection) -> None:
+    """One GET on ``conn``, its answer read to the end (the connection is then reusable)."""
     conn.send("GET", request_head("GET", "/", [], pool.host, Framing.NONE), None, False)
     await conn.response()
     while await conn.read():
         pass
+
+
+async def _get(pool: EndpointPool) -> Connection:
+    conn = await pool.take()
+    await _get_on(pool, conn)
     pool.give_back(conn)
     return conn
 
 
 def test_idle_connections_are_reused_then_closed_after_keepalive() -> None:
     async def scenario() -> None:
-        server, accepted = await _tiny_app()
-        port = server.sockets[0].getsockname()[1]
-        pool = EndpointPool(Endpoint(port=port), keepalive=0.6)
-        try:
+        async with _pool_on_tiny_app(keepalive=0.6) as (pool, accepted):
             first = await _get(pool)
             for _ in range(3):  # each reuse restarts the idle clock
                 await asyncio.sleep(0.2)
@@ -329,24 +345,16 @@ def test_idle_connections_are_reused_then_closed_after_keepalive() -> None:
             assert first.closed
             second = await _get(pool)
             assert second is not first and len(accepted) == 2
-        finally:
-            await _shut_down(pool, server, accepted)
 
     asyncio.run(scenario())
 
 
 def test_only_the_connections_idle_too_long_are_swept() -> None:
     async def scenario() -> None:
-        server, accepted = await _tiny_app()
-        port = server.sockets[0].getsockname()[1]
-        pool = EndpointPool(Endpoint(port=port), keepalive=0.6)
-        try:
+        async with _pool_on_tiny_app(keepalive=0.6) as (pool, _):
             a, b = await pool.take(), await pool.take()  # two open at once
             for conn in (a, b):
-                conn.send("GET", request_head("GET", "/", [], pool.host, Framing.NONE), None, False)
-                await conn.response()
-                while await conn.read():
-                    pass
+                await _get_on(pool, conn)
             pool.give_back(a)
             await asyncio.sleep(0.4)
             pool.give_back(b)
@@ -354,7 +362,5 @@ def test_only_the_connections_idle_too_long_are_swept() -> None:
             assert a.closed and not b.closed
             await asyncio.sleep(0.5)  # the sweep re-armed for b (at 0.6 s of its idleness)
             assert b.closed
-        finally:
-            await _shut_down(pool, server, accepted)
 
     asyncio.run(scenario())
