@@ -14,8 +14,9 @@ Architecture (data flows top to bottom)::
                          start/stop/restart decided in one place, status snapshots;
                          a watchdog process stops every app's group if Jupyter is killed
         -> proxy/        HOW BYTES FLOW: pooled HTTP/1.1 client of our own (httptools parser),
-                         streaming both ways, rewriting, websockets joined as byte pipes
-                         after the app's own 101
+                         streaming both ways (big sized bodies spliced socket to socket on
+                         Linux), rewriting, one timer for every answer's deadline, websockets
+                         relayed as bytes on readiness callbacks after the app's own 101
       metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
       connect.py         the one way to open a plain connection to an endpoint
