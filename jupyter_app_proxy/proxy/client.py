@@ -24,7 +24,7 @@ import asyncio
 from ..connect import connect_socket
 from ..endpoint import Endpoint
 from .connection import Connection
-from .timeouts import call_at_detached
+from .deadlines import call_at_detached
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE = 60.0  # seconds an idle connection is kept

@@ -25,6 +25,14 @@ _BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = (
 )
 
 
+def call_at_detached(
+    loop: asyncio.AbstractEventLoop, when: float, callback: Callable[[], object]
+) -> asyncio.TimerHandle:
+    """``loop.call_at`` in an empty context, so the timer keeps no request alive (Rule 1;
+    Rule 3 of :mod:`.timeouts` says why)."""
+    return loop.call_at(when, callback, context=contextvars.Context())
+
+
 def deadlines() -> Deadlines:
     """The running loop's :class:`Deadlines`."""
     loop = asyncio.get_running_loop()
@@ -60,7 +68,7 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when
-        self._timer = self._loop.call_at(when, self._fire, context=contextvars.Context())
+        self._timer = call_at_detached(self._loop, when, self._fire)
 
     def _fire(self) -> None:
         self._timer, self._timer_at = None, math.inf

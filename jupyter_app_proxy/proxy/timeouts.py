@@ -12,7 +12,7 @@ re-arms itself only when it fires early; the wait for headers is one
 ``asyncio.timeout`` whose deadline is kept by :mod:`.deadlines` (one timer
 for all requests; a task only for uploads, whose clock starts later).
 
-Rule 3: timers are made in an empty context (:func:`call_at_detached`). A
+Rule 3: timers are made in an empty context (:func:`.deadlines.call_at_detached`). A
 timer keeps a copy of the context it was made in, and a cancelled one stays
 in the event loop's heap until the loop purges it; Jupyter keeps the
 request's handler in a context variable (``CallContext``). So each proxied
@@ -25,13 +25,12 @@ collections of older generations that follow.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
 from ..tasks import spawn
-from .deadlines import deadlines
+from .deadlines import call_at_detached, deadlines
 
 T = TypeVar("T")
 
@@ -111,13 +110,6 @@ async def _resolve(answer: Awaitable[T]) -> T:
 def _consume(task: asyncio.Task[object]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def call_at_detached(
-    loop: asyncio.AbstractEventLoop, when: float, callback: Callable[[], object]
-) -> asyncio.TimerHandle:
-    """``loop.call_at`` in an empty context, so the timer keeps no request alive (Rule 3)."""
-    return loop.call_at(when, callback, context=contextvars.Context())
 
 
 class IdleWatch:
