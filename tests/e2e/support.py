@@ -584,6 +584,32 @@ class JupyterServer:
         return problems
 
 
+def assert_cut_short(resp: http.client.HTTPResponse, within: float = 10.0) -> None:
+    """Reading ``resp`` to its end fails, the connection cut, within ``within`` s."""
+    start = time.monotonic()
+    try:
+        body = resp.read()
+    except (http.client.IncompleteRead, ConnectionError):
+        elapsed = time.monotonic() - start
+        assert elapsed < within, f"cut only after {elapsed:.1f} s"
+        return
+    raise AssertionError(f"the body came whole ({len(body)} bytes), not cut")
+
+
+def wait_for_log(server: JupyterServer, mark: int, text: str) -> str:
+    """The log written since ``mark`` (a length of :meth:`JupyterServer.log`), once it
+    contains ``text``."""
+    wait_until(lambda: text in server.log()[mark:], 10, repr(text))
+    return server.log()[mark:]
+
+
+def assert_logged_once_quietly(server: JupyterServer, mark: int, line: str) -> None:
+    """``line`` is in the log since ``mark`` once, with no traceback or tornado error."""
+    log = wait_for_log(server, mark, line)
+    assert log.count(line) == 1, log
+    assert not log_noise(log), log
+
+
 def log_noise(log: str) -> list[str]:
     """The lines of a Jupyter log that show noise (:data:`LOG_NOISE`), apps' own output aside."""
     return [
