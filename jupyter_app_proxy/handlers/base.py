@@ -7,7 +7,6 @@ handlers all use it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -36,7 +35,6 @@ from ..proxy.rewrite import (
 from ..spec.model import ServerSpec
 from ..spec.templates import resolve_mapping
 from ..supervisor.errors import AppConfigError, AppUnavailable
-from ..supervisor.launcher import SECRET_ENVIRONMENT
 from .context import ProxyContext
 from .errorpage import EscapedErrorPages
 
@@ -170,7 +168,7 @@ class AppHandlerMixin(EscapedErrorPages):
     def _jupyter_tokens(self) -> set[str]:
         """Every secret that authenticates to Jupyter (or the Hub) that this request may carry."""
         handler: Any = self
-        tokens = {handler.token or "", *(os.environ.get(k, "") for k in SECRET_ENVIRONMENT)}
+        tokens = {handler.token or "", *self.context.environment_secrets}
         get_token = getattr(handler.identity_provider, "get_token", None)
         if get_token is not None:
             tokens.add(get_token(handler) or "")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..metrics import Metrics, default_metrics
 from ..proxy.client import UpstreamPool
+from ..supervisor.launcher import SECRET_ENVIRONMENT
 from ..supervisor.registry import Registry
 from .inflight import InFlight
 from .streams import Streams
 from .traffic import Traffic
+
+
+def _environment_secrets() -> frozenset[str]:
+    return frozenset(value for key in SECRET_ENVIRONMENT if (value := os.environ.get(key)))
 
 
 @dataclass
@@ -39,3 +45,6 @@ class ProxyContext:
     streams: Streams = field(default_factory=Streams)
     #: Prometheus metrics (Jupyter's {base_url}metrics)
     metrics: Metrics = field(default_factory=default_metrics)
+    #: the Jupyter and JupyterHub tokens in this process's environment, read once (they are
+    #: set before Jupyter starts): kept from the apps like Jupyter's own token
+    environment_secrets: frozenset[str] = field(default_factory=_environment_secrets)

@@ -373,6 +373,18 @@ def test_bearer_token_is_not_forwarded(server: JupyterServer) -> None:
     assert server.token not in json.dumps(info["headers"]), info["headers"]
 
 
+def test_hub_token_of_the_environment_is_not_forwarded(server: JupyterServer) -> None:
+    """The JUPYTERHUB_API_TOKEN Jupyter was started with counts as Jupyter's credential too,
+    also where Jupyter did not look for a token (it took the one in the query first)."""
+    info = server.echo(
+        f"sec/hubtoken?token={server.token}&keep=1",
+        auth=False,
+        headers={"Authorization": f"token {HUB_SECRET}"},
+    )
+    assert info["path"] == "/hubtoken?keep=1"
+    assert HUB_SECRET not in json.dumps(info["headers"]), info["headers"]
+
+
 def test_forward_jupyter_credentials_opts_back_in(server: JupyterServer) -> None:
     """With forward_jupyter_credentials the app sees the token header, cookies and token=."""
     cookie = login_cookie(server)
