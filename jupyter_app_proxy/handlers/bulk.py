@@ -17,27 +17,38 @@ Rule 3: while we write, tornado does not: the handler writes nothing until
 the body is out, and the stream's own reading (which notices a browser that
 left) goes on, on its own registration of the socket.
 
-Uploads: tornado reads a streamed body in pieces of its server's
-``chunk_size`` (64 KiB), each a ``recv``, a ``bytes`` object, a future and a
-hand-off to the app's connection. :func:`read_in_pieces` makes them
-:data:`UPLOAD_PIECE` for one request: the connection's own copy of the
-parameters (the server's object is shared by every connection), and the
-stream's ``recv`` size until the request ends.
+Uploads: tornado reads a sized body with ``read_bytes``, each piece a fresh
+zeroed ``bytearray`` for the ``recv``, copied into its read buffer, then
+copied again into the ``bytes`` it hands on, at its server's ``chunk_size``
+(64 KiB). :func:`read_into_one_buffer` replaces that loop for one request
+(``HTTP1Connection._read_fixed_body``, the second private name, checked
+before use) with ``read_into`` one buffer of :data:`UPLOAD_PIECE` bytes,
+reused piece after piece:
+
+Rule 4: the handler is done with a piece when its ``data_received`` returns
+(``proxy/body.py``, Rule 1), so no view of the buffer outlives its turn, and
+memory per upload is that one buffer. What tornado's loop does besides
+reading is kept: a piece is handed on only while the response is not
+finished, and the loop yields to other work after each piece.
 """
 
 from __future__ import annotations
 
-import copy
+import asyncio
 from collections.abc import Callable
+from functools import partial
 
 from prometheus_client import Counter
 from tornado.http1connection import HTTP1Connection
+from tornado.httputil import HTTPMessageDelegate
 from tornado.iostream import IOStream
 from tornado.web import RequestHandler
 
 _REMAINING = "_expected_content_remaining"
-#: Upload pieces: about a third less CPU per byte than 64 KiB ones (docs/benchmarks.md,
-#: "What bounds transfers"); 1 MiB ones saved no more, 128 KiB ones less.
+_READ_SIZED_BODY = "_read_fixed_body"
+_RESPONSE_FINISHED = "_write_finished"
+#: Upload pieces (docs/benchmarks.md, "What bounds transfers"): 256 KiB ones took about
+#: a third less CPU per byte than tornado's 64 KiB; 1 MiB ones saved no more.
 UPLOAD_PIECE = 256 * 1024
 
 
@@ -72,21 +83,34 @@ class StreamOutput:
         self._meter.inc(count)
 
 
-def read_in_pieces(connection: object, size: int = UPLOAD_PIECE) -> Callable[[], None]:
-    """Read this request's body in pieces of ``size``; returns what undoes it (at its end)."""
-    if not isinstance(connection, HTTP1Connection):
+def read_into_one_buffer(connection: object, size: int = UPLOAD_PIECE) -> Callable[[], None]:
+    """Read this request's sized body into one reused buffer (Rule 4); returns the undo."""
+    if not isinstance(connection, HTTP1Connection) or not all(
+        hasattr(connection, name) for name in (_READ_SIZED_BODY, _RESPONSE_FINISHED)
+    ):
         return _nothing
-    params = copy.copy(connection.params)
-    params.chunk_size = size
-    connection.params = params
-    stream = connection.stream
-    before = stream.read_chunk_size
-    stream.read_chunk_size = max(before, size)
+    setattr(connection, _READ_SIZED_BODY, partial(_read_sized_body, connection, size))
 
     def undo() -> None:
-        stream.read_chunk_size = before
+        vars(connection).pop(_READ_SIZED_BODY, None)  # tornado's own method again
 
     return undo
+
+
+async def _read_sized_body(
+    connection: HTTP1Connection, size: int, length: int, delegate: HTTPMessageDelegate
+) -> None:
+    """tornado's loop for a body of ``length`` bytes, with ``read_into`` one buffer."""
+    buffer = memoryview(bytearray(min(size, length)))
+    while length > 0:
+        piece = buffer[: min(size, length)]  # tornado types it bytearray; any buffer works
+        count = await connection.stream.read_into(piece, partial=True)  # type: ignore[arg-type]
+        length -= count
+        if not getattr(connection, _RESPONSE_FINISHED):
+            handed = delegate.data_received(buffer[:count])  # type: ignore[arg-type]
+            if handed is not None:
+                await handed
+        await asyncio.sleep(0)  # as tornado does: a fast browser does not starve the rest
 
 
 def _nothing() -> None:

@@ -13,8 +13,8 @@ reverse proxy that pools connections (configurable-http-proxy, JupyterHub's):
   whole request before ``prepare()``, so every answer, refusals included, keeps
   the connection open for the next request.
 - :class:`StreamingAppProxyHandler` serves requests with a body, streamed
-  (``stream_request_body``) through a bounded :class:`BodyChannel`, so an
-  upload never sits in memory. An answer sent before the body was read ends
+  (``stream_request_body``) one piece at a time through a :class:`BodyChannel`,
+  so an upload never sits in memory. An answer sent before the body was read ends
   the connection (tornado cannot skip the unread body), so it says
   ``Connection: close``.
 
@@ -46,7 +46,7 @@ from ..supervisor.errors import AppConfigError
 from ..tasks import spawn
 from .accesslog import log_proxied_request
 from .base import AppHandlerMixin, UpstreamRoute
-from .bulk import StreamOutput, read_in_pieces
+from .bulk import StreamOutput, read_into_one_buffer
 from .starting import offer_start_page
 
 MAX_BODY = 1 << 50  # uploads are streamed, so no size needs refusing
@@ -312,7 +312,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
         await super().prepare()
         if not self._finished:
             self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
-            self._pieces_undo = read_in_pieces(self.request.connection)
+            self._pieces_undo = read_into_one_buffer(self.request.connection)
 
     def _start_upstream(self, route: UpstreamRoute) -> None:
         self._body = BodyChannel()

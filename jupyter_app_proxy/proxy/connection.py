@@ -26,6 +26,10 @@ the rest of a sized body to the browser's socket in the kernel
 connection counts that body as read, and is reusable, only if all of it was
 moved. Whatever ends the exchange meanwhile (:meth:`close`, a lost
 connection) stops the splice with the error a :meth:`read` would raise.
+Rule 5 (a request body's pieces are lent): the next piece is asked for only
+once the transport holds none of this one (its write buffer limit is 0, so
+any unsent rest pauses the body until it is out), since the piece's buffer is
+reused for the next one (``proxy/body.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from collections.abc import AsyncIterable, Callable
 import httptools
 
 from ..tasks import spawn
+from .body import Piece
 from .h1 import LAST_CHUNK, chunk
 from .splice import BodySplice, SourceClosed, SpliceUnsupported
 
@@ -92,7 +97,7 @@ class Connection(asyncio.Protocol):
 
     # -- the exchange ------------------------------------------------------------------
     def send(
-        self, method: str, head: bytes, body: AsyncIterable[bytes] | None, chunked: bool
+        self, method: str, head: bytes, body: AsyncIterable[Piece] | None, chunked: bool
     ) -> None:
         """Write the request; a body is sent by a task while the answer may come already."""
         assert self._transport is not None and self._writer is None
@@ -215,6 +220,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        transport.set_write_buffer_limits(high=0)  # Rule 5
 
     def data_received(self, data: bytes) -> None:
         if not self._expecting:
@@ -313,7 +319,7 @@ class Connection(asyncio.Protocol):
                 return value.rstrip().lower().endswith(b"chunked")
         return False
 
-    async def _send_body(self, body: AsyncIterable[bytes], chunked: bool) -> None:
+    async def _send_body(self, body: AsyncIterable[Piece], chunked: bool) -> None:
         """Write the body; stops (and spoils the connection) once the answer is complete."""
         transport = self._transport
         assert transport is not None

@@ -67,9 +67,9 @@ def request_head(
     return text.encode("latin-1")
 
 
-def chunk(data: bytes) -> bytes:
+def chunk(data: bytes | memoryview) -> bytes:
     """``data`` as one chunk of a chunked body (never empty: that would end the body)."""
-    return b"%x\r\n%b\r\n" % (len(data), data)
+    return b"".join((b"%x\r\n" % len(data), data, b"\r\n"))
 
 
 LAST_CHUNK = b"0\r\n\r\n"

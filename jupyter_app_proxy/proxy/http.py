@@ -22,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..endpoint import Endpoint
 from ..spec.templates import call_with_asked_args
+from .body import Piece
 from .client import EndpointPool
 from .connection import Connection
 from .errors import (
@@ -80,7 +81,7 @@ class UpstreamRequest:
     method: str
     target: str  # path and query, percent-encoded as received
     headers: Headers
-    body: AsyncIterable[bytes] | None
+    body: AsyncIterable[Piece] | None
     location: Callable[[str], str]  # rewrites a Location header value
     timeout: float = 300.0  # for the response headers, and pauses in a sized body
 

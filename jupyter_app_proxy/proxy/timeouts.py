@@ -30,6 +30,7 @@ from functools import partial
 from typing import TypeVar
 
 from ..tasks import spawn
+from .body import Piece
 from .deadlines import call_at_detached, deadlines
 
 T = TypeVar("T")
@@ -38,11 +39,11 @@ T = TypeVar("T")
 class SentSignal:
     """Wraps a request body; :attr:`sent` is set once its last chunk was handed on."""
 
-    def __init__(self, body: AsyncIterable[bytes]) -> None:
+    def __init__(self, body: AsyncIterable[Piece]) -> None:
         self._body = body
         self.sent = asyncio.Event()
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[Piece]:
         async for chunk in self._body:
             yield chunk
         self.sent.set()

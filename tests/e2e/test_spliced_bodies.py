@@ -11,6 +11,7 @@ line. The pipe's descriptors are there while a body is spliced, and gone after.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import os
 import time
@@ -201,7 +202,8 @@ def test_a_stall_inside_a_big_body_is_cut_after_request_timeout(server: JupyterS
 def test_a_big_upload_arrives_whole_and_the_connection_serves_the_next_request(
     server: JupyterServer, client: http.client.HTTPConnection
 ) -> None:
-    """Uploads are read in bigger pieces (handlers/bulk.py) for their request only."""
+    """Uploads are read into one reused buffer (handlers/bulk.py) for their request only:
+    the next requests on the connection, a chunked upload too, are read as tornado does."""
     body = _pattern(8 * MIB + 7)
     auth = {"Authorization": f"token {server.token}", "Content-Length": str(len(body))}
     client.request("PUT", server.base_url + "big/upload", body=body, headers=auth)
@@ -209,7 +211,20 @@ def test_a_big_upload_arrives_whole_and_the_connection_serves_the_next_request(
     info = r.read()
     assert r.status == 200, info
     assert f'"body_length": {len(body)}'.encode() in info
+    assert f'"body_sha256": "{hashlib.sha256(body).hexdigest()}"'.encode() in info
     browser_socket = client.sock
     again = _get(server, client, "big/echo")
     assert (again.status, client.sock) == (200, browser_socket)
     assert b'"path": "/echo"' in again.read()
+    pieces = [body[i : i + MIB] for i in range(0, len(body), MIB)]
+    client.request(
+        "POST",
+        server.base_url + "big/upload",
+        body=iter(pieces),
+        headers={"Authorization": f"token {server.token}"},
+        encode_chunked=True,
+    )
+    chunked = client.getresponse()
+    info = chunked.read()
+    assert (chunked.status, client.sock) == (200, browser_socket), info
+    assert f'"body_sha256": "{hashlib.sha256(body).hexdigest()}"'.encode() in info

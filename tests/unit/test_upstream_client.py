@@ -89,6 +89,9 @@ class FakeTransport(asyncio.Transport):
     def abort(self) -> None:
         self.close()
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.write_limit = high
+
     def pause_reading(self) -> None:
         self.paused = True
 
