@@ -8,6 +8,11 @@ HTTP requests too (``proxy/client.py``), once per new pooled connection.
 A host name is tried at each of its addresses in turn: ``localhost`` is often
 ``::1`` first, while the app listens on 127.0.0.1 only. A connect that fails
 or is cancelled (a caller's timeout) closes its socket.
+
+TCP sockets have Nagle's algorithm off (``TCP_NODELAY``), as asyncio sets only
+on sockets it creates itself: a request's head and body are separate writes,
+and with Nagle on the body waited for the app's delayed ACK of the head, about
+40 ms for every request with a body.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ async def _connect(family: int, address: Any) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
+        if family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await asyncio.get_running_loop().sock_connect(sock, address)
     except BaseException:
         sock.close()
