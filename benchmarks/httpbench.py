@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import re
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,17 +40,26 @@ def wrk(
     headers: Mapping[str, str],
     connections: int,
     seconds: float,
+    post_bytes: int = 0,
 ) -> Run:
-    """``wrk --latency``: requests/s, p50 and p99 in ms; any non-2xx or socket error fails."""
+    """``wrk --latency``: requests/s, p50 and p99 in ms; any non-2xx or socket error fails.
+
+    ``post_bytes``: each request is a POST with a body of that many bytes (else a GET).
+    """
     threads = 1 if connections == 1 else 2
     cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     cmd += ["--timeout", "10s", *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}"))]
-    try:
-        out = subprocess.run(
-            [*cmd, url], capture_output=True, text=True, timeout=seconds + 60
-        ).stdout
-    except subprocess.TimeoutExpired:
-        return failed("wrk did not finish")
+    with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
+        if post_bytes:
+            script = Path(tmp) / "post.lua"
+            script.write_text(f'wrk.method = "POST"\nwrk.body = string.rep("p", {post_bytes})\n')
+            cmd += ["-s", str(script)]
+        try:
+            out = subprocess.run(
+                [*cmd, url], capture_output=True, text=True, timeout=seconds + 60
+            ).stdout
+        except subprocess.TimeoutExpired:
+            return failed("wrk did not finish")
     return parse_wrk(out)
 
 

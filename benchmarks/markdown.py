@@ -60,7 +60,14 @@ def small(results: Results, keys: list[str], labels: dict[str, str], seconds: fl
             row += [cell(results, metric, key, field) for field in ("rps", "p50_ms", "p99_ms")]
         rows.append(row)
     intro = f"## GET /small (100 bytes), wrk, {seconds:g} s per run"
-    return [intro, "", *table(head, rows)]
+    post_rows = []
+    for key in keys:
+        row = [labels[key]]
+        for metric in ("post_c1", "post_c32"):
+            row += [cell(results, metric, key, field) for field in ("rps", "p50_ms", "p99_ms")]
+        post_rows.append(row)
+    post_intro = "## POST /upload (a 100-byte body, answered with its length), wrk"
+    return [intro, "", *table(head, rows), post_intro, "", *table(head, post_rows)]
 
 
 def transfers(

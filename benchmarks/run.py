@@ -55,6 +55,7 @@ FLOOR_KEYS = ["tornado", "floor", "pyrelay"]  # not in the default set
 STEPS = ["small", "transfers", "ttfb", "ws", "cold"]
 MIB, GIB = 1 << 20, 1 << 30
 WARM_BYTES = 32 * MIB
+POST_BYTES = 100
 Run = dict[str, Any]
 
 
@@ -154,6 +155,11 @@ class Bench:
                 self.measure(metric, target, run, "rps")
                 if target.key == self.keys[-1] and "ours" in self.targets:
                     self._jupyter_rounds(metric, conns)
+        for conns in (1, 32):  # a request with a body: head and body are two writes upstream
+            for _, target in self.rounds(p.runs):
+                url = target.url("/upload")
+                run = partial(httpbench.wrk, wrk, url, headers, conns, p.wrk_seconds, POST_BYTES)
+                self.measure(f"post_c{conns}", target, run, "rps")
 
     def _jupyter_rounds(self, metric: str, conns: int) -> None:
         """After each round: the floor (Jupyter's own ``/api/status``), then ours and that
