@@ -132,9 +132,7 @@ async def forward(
         try:
             with map_upstream_errors(req.app, req.endpoint.describe()):
                 answer = _exchange(pool, req, head, body, how is Framing.CHUNKED)
-                conn = await within(
-                    answer, req.timeout, body.sent if body else None, partial(_late, req)
-                )
+                conn = await within(answer, req.timeout, body, partial(_late, req))
         except UpstreamClosedEarly:
             if attempt + 1 == attempts:
                 raise

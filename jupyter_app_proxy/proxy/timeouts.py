@@ -7,10 +7,10 @@ Rule 2: a body's pauses are limited only when the body has a Content-Length.
 Event streams and chunked logs may stay quiet for as long as they like: they
 have no length, so a pause there is not a stall.
 
-Neither costs a task per chunk: the idle watch is one timer handle that
-re-arms itself only when it fires early; the wait for headers is one
-``asyncio.timeout`` whose deadline is kept by :mod:`.deadlines` (one timer
-for all requests; a task only for uploads, whose clock starts later).
+Neither costs a task: the idle watch is one timer handle that re-arms itself
+only when it fires early; the wait for headers is one ``asyncio.timeout``
+whose deadline is kept by :mod:`.deadlines` (one timer for all requests),
+added when the request was sent.
 
 Rule 3: timers are made in an empty context (:func:`.deadlines.call_at_detached`). A
 timer keeps a copy of the context it was made in, and a cancelled one stays
@@ -29,70 +29,67 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from ..tasks import spawn
 from .body import Piece
-from .deadlines import call_at_detached, deadlines
+from .deadlines import Deadlines, call_at_detached, deadlines
 
 T = TypeVar("T")
 
 
 class SentSignal:
-    """Wraps a request body; :attr:`sent` is set once its last chunk was handed on."""
+    """Wraps a request body; calls back (:meth:`then`) once its last piece was handed on."""
 
     def __init__(self, body: AsyncIterable[Piece]) -> None:
         self._body = body
-        self.sent = asyncio.Event()
+        self.sent = False
+        self._then: Callable[[], object] | None = None
+
+    def then(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the body was sent (now, if it was)."""
+        if self.sent:
+            callback()
+        else:
+            self._then = callback
+
+    def forget(self) -> None:
+        """Do not call back after all."""
+        self._then = None
 
     async def __aiter__(self) -> AsyncIterator[Piece]:
-        async for chunk in self._body:
-            yield chunk
-        self.sent.set()
+        async for piece in self._body:
+            yield piece
+        self.sent = True
+        callback, self._then = self._then, None
+        if callback is not None:
+            callback()
 
 
 async def within(
     answer: Awaitable[T],
     seconds: float,
-    sent: asyncio.Event | None,
+    body: SentSignal | None,
     on_timeout: Callable[[], Exception],
 ) -> T:
-    """``await answer``, failing with ``on_timeout()`` ``seconds`` after ``sent`` (Rule 1).
+    """``await answer``, failing with ``on_timeout()`` ``seconds`` after the request was sent.
 
-    ``on_timeout`` builds the error only when it is raised: most requests never need it.
-
-    ``sent`` None: the request had no body, the clock starts now. The awaited
-    work is cancelled on a timeout or when the caller is cancelled.
+    The clock starts now for a request without a body, else when its ``body`` was sent
+    (Rule 1). One ``asyncio.timeout`` whose deadline the shared clock keeps, no task, no
+    timer of its own. ``on_timeout`` builds the error only when it is raised: most
+    requests never need it. The awaited work is cancelled on a timeout.
     """
-    if sent is None or sent.is_set():
-        return await _bounded(answer, seconds, on_timeout)
-    # An upload: the work runs as a task, so that its wait can start after the body.
-    task = spawn(_resolve(answer), name="await app answer")
-    try:
-        waiter = spawn(sent.wait(), name="await request sent")
-        try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-    except BaseException:
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()
-        task.add_done_callback(_consume)
-        raise on_timeout()
-    return task.result()
-
-
-async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Callable[[], Exception]) -> T:
-    """``await answer`` for at most ``seconds``: one timer, no task (the common case)."""
     loop = asyncio.get_running_loop()
     clock = deadlines()  # one timer for all requests, not one each
     try:
         async with asyncio.timeout(None) as limit:
-            clock.add(limit, loop.time() + seconds, partial(_expire, limit, loop))
+            start = partial(_start_clock, clock, limit, loop, seconds)
+            if body is None:
+                start()
+            else:
+                body.then(start)
             try:
                 return await answer
             finally:
+                if body is not None:
+                    body.forget()
                 clock.discard(limit)
     except TimeoutError:
         if limit.expired():
@@ -100,17 +97,14 @@ async def _bounded(answer: Awaitable[T], seconds: float, on_timeout: Callable[[]
         raise  # the work's own timeout (the connect timeout), not ours
 
 
+def _start_clock(
+    clock: Deadlines, limit: asyncio.Timeout, loop: asyncio.AbstractEventLoop, seconds: float
+) -> None:
+    clock.add(limit, loop.time() + seconds, partial(_expire, limit, loop))
+
+
 def _expire(limit: asyncio.Timeout, loop: asyncio.AbstractEventLoop) -> None:
     limit.reschedule(loop.time())  # cancels the wait, which ends in TimeoutError
-
-
-async def _resolve(answer: Awaitable[T]) -> T:
-    return await answer
-
-
-def _consume(task: asyncio.Task[object]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class IdleWatch:

@@ -62,9 +62,50 @@ def test_within_starts_the_clock_only_once_the_body_was_sent():
             await asyncio.sleep(0.1)
             return b"".join(got).decode()
 
-        return await within(app(), 0.2, body.sent, lambda: TimeoutError("late"))
+        return await within(app(), 0.2, body, lambda: TimeoutError("late"))
 
     assert asyncio.run(scenario()) == "abc"
+
+
+def test_within_times_out_once_the_body_was_sent_and_the_answer_does_not_come():
+    """The clock starts with the body's end: 0.3 s of body, then silence, a 0.2 s limit."""
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        body = SentSignal(_body([b"a", b"b", b"c"], 0.1))
+
+        async def app() -> None:
+            _ = [part async for part in body]
+            await asyncio.sleep(60)
+
+        start = loop.time()
+        with pytest.raises(TimeoutError, match="late"):
+            await within(app(), 0.2, body, lambda: TimeoutError("late"))
+        return loop.time() - start
+
+    assert 0.45 <= asyncio.run(scenario()) < 5
+
+
+def test_within_answered_before_the_body_ended_sets_no_clock_later():
+    """An app that answers early: the body's end afterwards must not start a clock for a
+    request that is over (it would reschedule a finished ``asyncio.timeout``)."""
+    errors: list[dict[str, object]] = []
+
+    async def scenario() -> tuple[str, int]:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        body = SentSignal(_body([b"a", b"b"], 0.05))
+
+        async def early() -> str:
+            return "answered"
+
+        answer = await within(early(), 0.2, body, lambda: TimeoutError("late"))
+        _ = [part async for part in body]  # the body ends after the answer
+        registered = len(deadlines())
+        await asyncio.sleep(0.4)  # past the limit, had a clock started
+        return answer, registered
+
+    assert asyncio.run(scenario()) == ("answered", 0)
+    assert errors == []
 
 
 def test_within_raises_the_given_error_and_cancels_the_work():
