@@ -306,6 +306,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
         super().initialize(*args, **kwargs)
         self._body_read = False  # tornado calls the method only once the body was read
         self._body_idle: IdleWatch | None = None
+        self._body_left: int | None = None  # bytes of a sized body still to come
         self._pieces_undo: Callable[[], None] | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
@@ -316,6 +317,7 @@ class StreamingAppProxyHandler(AppProxyHandler):
 
     def _start_upstream(self, route: UpstreamRoute) -> None:
         self._body = BodyChannel()
+        self._body_left = _declared_length(self.request.headers)
         self._body_idle = IdleWatch(self.context.client_body_timeout, self._body_stalled)
         super()._start_upstream(route)
 
@@ -324,7 +326,9 @@ class StreamingAppProxyHandler(AppProxyHandler):
             self._body_idle.seen()
         if self._body is not None:
             self.meters.request_bytes.inc(len(chunk))
-            await self._body.put(chunk)
+            if self._body_left is not None:
+                self._body_left -= len(chunk)
+            await self._body.put(chunk, last=self._body_left == 0)
 
     @web.authenticated
     async def _proxy(self, *args: Any) -> None:
@@ -377,3 +381,14 @@ class StreamingAppProxyHandler(AppProxyHandler):
 def has_body(headers: httputil.HTTPHeaders) -> bool:
     """Whether tornado will read a body for a request with these headers."""
     return "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
+
+
+def _declared_length(headers: httputil.HTTPHeaders) -> int | None:
+    """The request's ``Content-Length``, if it is one number and the body is not chunked
+    (tornado checks both later, before reading the body)."""
+    if "Transfer-Encoding" in headers:
+        return None
+    try:
+        return int(headers.get("Content-Length", ""))
+    except ValueError:
+        return None

@@ -9,6 +9,11 @@ slows the reading of the browser's socket (backpressure), nothing piles up.
 Rule 2: nothing waits forever. :meth:`~BodyChannel.close` (the app's side gave
 up, or the browser left) releases a waiting ``put``, ends the iteration, and
 makes later ``put`` calls return at once.
+Rule 3: a body whose length is known ends with its last piece: the app's side
+is done with the body as soon as it wrote that piece. Waiting for
+:meth:`~BodyChannel.end` instead (tornado calls the handler's method only after
+the last ``data_received`` returned) let a quick app answer first, and a
+connection whose upload was not over could not be reused.
 """
 
 from __future__ import annotations
@@ -30,11 +35,15 @@ class BodyChannel:
         self._taken: asyncio.Future[None] | None = None  # put() waits here (Rule 1)
         self._offered: asyncio.Future[None] | None = None  # the iteration waits here
 
-    async def put(self, piece: Piece) -> None:
-        """Offer ``piece``; returns once the app's side is done with it (Rule 1)."""
+    async def put(self, piece: Piece, last: bool = False) -> None:
+        """Offer ``piece``; returns once the app's side is done with it (Rule 1).
+
+        ``last``: the body ends with it, as :meth:`end` would say (Rule 3).
+        """
         if self._closed or self._ended:
             return
         self._piece = piece
+        self._ended = last
         _wake(self._offered)
         taken = self._taken = self._loop.create_future()
         try:

@@ -76,3 +76,14 @@ def test_the_next_requests_are_answered_whole_after(
         assert info["path"] == f"/after?i={i}", info
         r = shared_server.get("echo/head-length")
         assert (r.status, len(r.body)) == (200, 1234), r
+
+
+@pytest.mark.parametrize("size", [100, 300_000])
+def test_sized_uploads_leave_the_app_connection_reusable(
+    shared_server: JupyterServer, size: int
+) -> None:
+    """One after the other, POSTs with a Content-Length come on one connection of the pool:
+    the upload ends with its last byte, not after the app's (quick) answer."""
+    body = os.urandom(size)
+    peers = [shared_server.echo("echo/post", method="POST", body=body)["peer"] for _ in range(8)]
+    assert len({tuple(p) for p in peers[1:]}) == 1, peers

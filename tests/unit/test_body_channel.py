@@ -79,3 +79,24 @@ def test_iteration_ends_at_end_and_at_close() -> None:
         return await a, await b
 
     assert _run(go()) == ([b"x"], [])
+
+
+def test_a_sized_body_ends_with_its_last_piece() -> None:
+    """``put(last=True)``: the app's side is done with the body once it took the last piece,
+    before anyone calls ``end`` (tornado does only after the last ``data_received``)."""
+
+    async def go() -> tuple[list[bytes], bool]:
+        channel = BodyChannel()
+        pieces: list[bytes] = []
+
+        async def consume() -> None:
+            async for piece in channel:
+                pieces.append(bytes(piece))
+
+        consumer = spawn(consume(), name="test")
+        await channel.put(b"a")
+        await channel.put(b"b", last=True)
+        await asyncio.sleep(0)  # one turn: no end() was called
+        return pieces, consumer.done()
+
+    assert _run(go()) == ([b"a", b"b"], True)
