@@ -48,7 +48,7 @@ from .frames import FrameTracker, close_frame
 from .splice import ClientGone, Pump, SourceClosed, SpliceUnsupported
 
 CHUNK = 256 * 1024  # largest single read; also the most a direction holds in memory
-SPLICE_FROM = 64 * 1024  # a payload rest this big is spliced (Rule 4; docs/benchmarks.md)
+SPLICE_FROM = CHUNK  # a payload rest this big is spliced (Rule 4; measured: docs/benchmarks.md)
 _NEVER = sys.maxsize  # the SPLICE_FROM of a direction that only copies
 LOST_REASON = "the connection to the app was lost"
 
