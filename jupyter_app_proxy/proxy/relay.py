@@ -25,9 +25,11 @@ at the frame boundary. The pipe exists only while it is used, and is closed
 after the sockets are unregistered. The tracker is told of the spliced bytes
 when all of them are written: until then the direction stands inside the
 frame, and the browser counts as backed up, so that nothing of ours is added
-to it. Splicing refused (EINVAL, ...) before any byte reached the sink gives
-back what was taken (at most one pipe, in Python once), and that direction
-copies from then on.
+to it. A source that ends inside the frame ends the relay as when copying
+(no close frame of ours after a cut frame); what the pipe still held
+goes with the cut frame. Splicing refused (EINVAL, ...) before any byte reached
+the sink gives back what was taken (at most one pipe, in Python once), and that
+direction copies from then on.
 
 TLS sockets work the same way, copying only: a partial TLS record reads as
 "nothing yet", and a send the TLS layer could not finish is retried with the

@@ -1,4 +1,4 @@
-"""Move the rest of a sized response body from the app's socket to the browser's, in the kernel.
+"""Move bytes from one socket to another in the kernel: sized bodies, big websocket payloads.
 
 After the response head, a body with a ``Content-Length`` needs no parsing:
 its bytes go app socket -> pipe -> browser socket with ``splice(2)`` and are
@@ -7,23 +7,28 @@ from the app and the ``send`` to the browser were 64% of the Jupyter process's
 samples (``docs/benchmarks.md``, "What bounds transfers"). Linux only:
 :data:`AVAILABLE` is False elsewhere, and the relay copies as before.
 
+:class:`Pump` moves the bytes and never waits; :class:`BodySplice` drives one
+for a body on the running loop, and the websocket relay (``relay.py``, Rule 4)
+drives one per big frame payload, in either direction, on its own callbacks.
+
 Rule 1 (flow control): one pipe of at most :data:`PIPE_SIZE` bytes sits between
 the sockets. The app's socket is read only while the pipe has room, and waited
 for only while the pipe is empty; otherwise the browser's socket is waited for.
 A browser that does not read stops the reading (TCP then stops the app), and
 memory stays one pipe, in the kernel, whatever the body's size.
-Rule 2 (ownership): each socket is used through a duplicate of its descriptor,
+Rule 2 (ownership): a pump owns its pipe only, never registered anywhere.
+:class:`BodySplice` uses each socket through a duplicate of its descriptor,
 registered with the event loop as our own; tornado's registration of the
 browser's socket and asyncio's transport of the app's are not touched (asyncio
 refuses readers on a transport's descriptor). Whatever happens, the duplicates
 are unregistered, then closed: closing them never closes a connection, and a
 descriptor closed while registered would stay in epoll's interest list.
-Rule 3 (errors): the app's side ending or failing before the body does raises
-:class:`SourceClosed`; the browser's side failing raises :class:`ClientGone`;
+Rule 3 (errors): the source ending or failing before the count does raises
+:class:`SourceClosed`; the destination failing raises :class:`ClientGone`;
 :meth:`BodySplice.abort` makes :meth:`~BodySplice.run` raise the error given (a
 closed connection, a time limit). :class:`SpliceUnsupported` (nothing was sent
-to the browser yet) hands back the bytes taken, for the copying relay to go on
-with.
+to the destination yet) hands back the bytes taken, for the copying relay to go
+on with.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import fcntl
 import os
 import sys
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 AVAILABLE = sys.platform == "linux" and hasattr(os, "splice")
 PIPE_SIZE = 1024 * 1024  # Linux's default pipe-max-size; the kernel's 64 KiB if refused
@@ -61,6 +67,14 @@ class SpliceUnsupported(Exception):
         super().__init__("splice(2) is not supported for these sockets")
         self.first = first
         self.taken = taken
+
+
+class PumpOptions(TypedDict, total=False):
+    """What a :class:`Pump` takes besides its descriptors and count."""
+
+    first: bytes
+    on_read: Callable[[], None] | None
+    on_sent: Callable[[int], None] | None
 
 
 class Pump:
@@ -191,21 +205,12 @@ class Pump:
 class BodySplice:
     """Moves ``first``, then ``count`` bytes read from ``src``, to ``dst`` (both sockets).
 
-    A :class:`Pump` between duplicates of the two descriptors, driven by the
-    running loop until all has moved. ``on_read`` is called after each read
-    from ``src`` (the idle watch), ``on_sent(n)`` after each write of ``n``
-    bytes to ``dst`` (the accounting).
+    A :class:`Pump` between duplicates of the two descriptors (``options`` as
+    for it: ``on_read`` is the idle watch, ``on_sent`` the accounting), driven
+    by the running loop until all has moved.
     """
 
-    def __init__(
-        self,
-        src: int,
-        dst: int,
-        count: int,
-        first: bytes = b"",
-        on_read: Callable[[], None] | None = None,
-        on_sent: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, src: int, dst: int, count: int, **options: Unpack[PumpOptions]) -> None:
         self._loop = asyncio.get_running_loop()
         self._waiting: tuple[int, bool] | None = None  # (fd, for writing) registered now
         self._done: asyncio.Future[None] = self._loop.create_future()
@@ -213,7 +218,7 @@ class BodySplice:
         try:
             fds.append(os.dup(src))
             fds.append(os.dup(dst))
-            self._pump = Pump(fds[0], fds[1], count, first, on_read, on_sent)
+            self._pump = Pump(fds[0], fds[1], count, **options)
         except BaseException:
             for fd in fds:
                 os.close(fd)

@@ -163,6 +163,23 @@ async def _receive(
     return bytes(got)
 
 
+async def _both_ways(
+    joined: Joined,
+    to_app: bytes,
+    to_browser: bytes,
+    pause: Callable[[int], Awaitable[None]] | None = None,
+) -> tuple[bytes, bytes]:
+    """Send both streams at once; what the app and the browser got (``pause`` as for
+    :func:`_receive`, on both)."""
+    _, _, at_app, at_browser = await asyncio.gather(
+        _send_all(joined.browser, to_app),
+        _send_all(joined.app, to_browser),
+        _receive(joined.app, len(to_app), pause),
+        _receive(joined.browser, len(to_browser), pause),
+    )
+    return at_app, at_browser
+
+
 async def _watch_pending(joined: Joined) -> None:
     while not joined.closed.is_set():
         held = max(len(joined.relay.to_app.pending), len(joined.relay.to_client.pending))
@@ -210,12 +227,7 @@ def test_big_transfers_both_ways_arrive_whole_with_one_chunk_held_at_most() -> N
         joined = await _join(small=True)
         watcher = spawn(_watch_pending(joined), name="watch pending")
         try:
-            _, _, at_app, at_browser = await asyncio.gather(
-                _send_all(joined.browser, to_app),
-                _send_all(joined.app, to_browser),
-                _receive(joined.app, len(to_app), slowly),
-                _receive(joined.browser, len(to_browser), slowly),
-            )
+            at_app, at_browser = await _both_ways(joined, to_app, to_browser, slowly)
         finally:
             _close_all(joined)
             await watcher
@@ -246,12 +258,7 @@ def test_a_tls_browser_connection_is_relayed_like_a_plain_one(
             most_pipes = max(most_pipes, _pipes())
 
         try:
-            _, _, at_app, at_browser = await asyncio.gather(
-                _send_all(joined.browser, to_app),
-                _send_all(joined.app, to_browser),
-                _receive(joined.app, len(to_app), count_pipes),
-                _receive(joined.browser, len(to_browser)),
-            )
+            at_app, at_browser = await _both_ways(joined, to_app, to_browser, count_pipes)
         finally:
             _close_all(joined)
         return at_app, at_browser, most_pipes
@@ -361,12 +368,7 @@ def test_big_frames_arrive_whole_and_the_stream_goes_on_at_their_boundary() -> N
                 await asyncio.sleep(0.002)
 
         try:
-            _, _, at_app, at_browser = await asyncio.gather(
-                _send_all(joined.browser, to_app),
-                _send_all(joined.app, to_browser),
-                _receive(joined.app, len(to_app), slowly),
-                _receive(joined.browser, len(to_browser), slowly),
-            )
+            at_app, at_browser = await _both_ways(joined, to_app, to_browser, slowly)
             relay = joined.relay
             assert relay.to_app.frames.at_boundary and relay.to_client.frames.at_boundary
             assert relay.to_app.pump is None and relay.to_client.pump is None
