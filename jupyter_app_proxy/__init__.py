@@ -17,6 +17,7 @@ Architecture (data flows top to bottom)::
                          streaming both ways (big sized bodies spliced socket to socket on
                          Linux), rewriting, one timer for every answer's deadline, websockets
                          relayed as bytes on readiness callbacks after the app's own 101
+                         (big frame payloads spliced the same way)
       metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
       connect.py         the one way to open a plain connection to an endpoint

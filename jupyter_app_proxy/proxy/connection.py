@@ -154,7 +154,9 @@ class Connection(asyncio.Protocol):
         self._buffered = 0
         socket = transport.get_extra_info("socket")
         try:
-            self._splice = BodySplice(socket.fileno(), dst, left, first, on_read, on_sent)
+            self._splice = BodySplice(
+                socket.fileno(), dst, left, first=first, on_read=on_read, on_sent=on_sent
+            )
             await self._splice.run()
         except SpliceUnsupported as e:
             self._give_back_unspliced(e.first, e.taken)

@@ -22,20 +22,21 @@ class FrameTracker:
 
     def __init__(self) -> None:
         self._header = bytearray()
-        self._payload_left = 0
+        self.payload_left = 0  # of the current frame, not seen yet
         self.close_seen = False
 
     @property
     def at_boundary(self) -> bool:
         """True between frames: a new frame may be written here."""
-        return not self._header and not self._payload_left
+        return not self._header and not self.payload_left
 
     def feed(self, data: bytes | memoryview) -> None:
+        """Follow ``data``, the next bytes of the stream."""
         i, n = 0, len(data)
         while i < n:
-            if self._payload_left:
-                step = min(self._payload_left, n - i)
-                self._payload_left -= step
+            if self.payload_left:
+                step = min(self.payload_left, n - i)
+                self.payload_left -= step
                 i += step
             elif self._header:  # a header the previous chunk cut
                 i = self._complete_header(data, i)
@@ -45,6 +46,12 @@ class FrameTracker:
             else:
                 self._header += data[i:]  # the start of a header; its rest comes next
                 i = n
+
+    def skip(self, count: int) -> None:
+        """Follow ``count`` bytes of the current frame's payload that were not fed (spliced)."""
+        if count > self.payload_left:
+            raise RuntimeError(f"{count} bytes skipped, {self.payload_left} left in the frame")
+        self.payload_left -= count
 
     def _complete_header(self, data: bytes | memoryview, i: int) -> int:
         header = self._header
@@ -65,7 +72,7 @@ class FrameTracker:
             length = struct.unpack_from("!H", header, 2)[0]
         elif length == 127:
             length = struct.unpack_from("!Q", header, 2)[0]
-        self._payload_left = length
+        self.payload_left = length
 
 
 def _header_size(second_byte: int) -> int:

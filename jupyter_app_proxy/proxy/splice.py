@@ -1,4 +1,4 @@
-"""Move the rest of a sized response body from the app's socket to the browser's, in the kernel.
+"""Move bytes from one socket to another in the kernel: sized bodies, big websocket payloads.
 
 After the response head, a body with a ``Content-Length`` needs no parsing:
 its bytes go app socket -> pipe -> browser socket with ``splice(2)`` and are
@@ -7,23 +7,28 @@ from the app and the ``send`` to the browser were 64% of the Jupyter process's
 samples (``docs/benchmarks.md``, "What bounds transfers"). Linux only:
 :data:`AVAILABLE` is False elsewhere, and the relay copies as before.
 
+:class:`Pump` moves the bytes and never waits; :class:`BodySplice` drives one
+for a body on the running loop, and the websocket relay (``relay.py``, Rule 4)
+drives one per big frame payload, in either direction, on its own callbacks.
+
 Rule 1 (flow control): one pipe of at most :data:`PIPE_SIZE` bytes sits between
 the sockets. The app's socket is read only while the pipe has room, and waited
 for only while the pipe is empty; otherwise the browser's socket is waited for.
 A browser that does not read stops the reading (TCP then stops the app), and
 memory stays one pipe, in the kernel, whatever the body's size.
-Rule 2 (ownership): each socket is used through a duplicate of its descriptor,
+Rule 2 (ownership): a pump owns its pipe only, never registered anywhere.
+:class:`BodySplice` uses each socket through a duplicate of its descriptor,
 registered with the event loop as our own; tornado's registration of the
 browser's socket and asyncio's transport of the app's are not touched (asyncio
 refuses readers on a transport's descriptor). Whatever happens, the duplicates
 are unregistered, then closed: closing them never closes a connection, and a
 descriptor closed while registered would stay in epoll's interest list.
-Rule 3 (errors): the app's side ending or failing before the body does raises
-:class:`SourceClosed`; the browser's side failing raises :class:`ClientGone`;
+Rule 3 (errors): the source ending or failing before the count does raises
+:class:`SourceClosed`; the destination failing raises :class:`ClientGone`;
 :meth:`BodySplice.abort` makes :meth:`~BodySplice.run` raise the error given (a
 closed connection, a time limit). :class:`SpliceUnsupported` (nothing was sent
-to the browser yet) hands back the bytes taken, for the copying relay to go on
-with.
+to the destination yet) hands back the bytes taken, for the copying relay to go
+on with.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import fcntl
 import os
 import sys
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 AVAILABLE = sys.platform == "linux" and hasattr(os, "splice")
 PIPE_SIZE = 1024 * 1024  # Linux's default pipe-max-size; the kernel's 64 KiB if refused
@@ -63,12 +69,29 @@ class SpliceUnsupported(Exception):
         self.taken = taken
 
 
-class BodySplice:
-    """Moves ``first``, then ``count`` bytes read from ``src``, to ``dst`` (both sockets).
+class PumpOptions(TypedDict, total=False):
+    """What a :class:`Pump` takes besides its descriptors and count."""
 
-    ``on_read`` is called after each read from ``src`` (the idle watch),
-    ``on_sent(n)`` after each write of ``n`` bytes to ``dst`` (the accounting).
+    first: bytes
+    on_read: Callable[[], None] | None
+    on_sent: Callable[[int], None] | None
+
+
+class Pump:
+    """Moves ``first``, then ``count`` bytes read from ``src``, to ``dst``, through its own pipe.
+
+    It never waits: :meth:`step` moves what the two descriptors take now, and
+    :attr:`sink_due` tells its driver what to wait for before the next step
+    (Rule 1). The driver owns the descriptors and their registration; the pump
+    owns only its pipe, which no event loop ever sees, and :meth:`close`
+    closes it. ``on_read`` is called after each read from ``src``, ``on_sent(n)``
+    after each write of ``n`` bytes to ``dst``.
     """
+
+    __slots__ = (
+        "_capacity", "_dst", "_first", "_in_pipe", "_left", "_on_read", "_on_sent", "_pipe_r",
+        "_pipe_w", "_src", "_start", "received", "sent",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -81,60 +104,40 @@ class BodySplice:
     ) -> None:
         self.received = 0  # bytes read from src
         self.sent = 0  # bytes written to dst, ``first`` included
-        self._loop = asyncio.get_running_loop()
+        self._src, self._dst = src, dst
         self._left = count  # still to read from src
         self._start = first
         self._first = memoryview(first)  # the part of ``first`` not in the pipe yet
         self._in_pipe = 0
         self._on_read = on_read
         self._on_sent = on_sent
-        self._waiting: tuple[int, bool] | None = None  # (fd, for writing) registered now
-        self._done: asyncio.Future[None] = self._loop.create_future()
-        fds: list[int] = []
-        try:
-            fds += os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            fds.append(os.dup(src))
-            fds.append(os.dup(dst))
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-        self._fds = fds
-        self._pipe_r, self._pipe_w, self._src, self._dst = fds
+        self._pipe_r, self._pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._capacity = _enlarge(self._pipe_w)
 
-    async def run(self) -> None:
-        """Move everything; raises as in the module's Rule 3. Cancelling it stops the moving."""
-        try:
-            self._step()
-            await self._done
-        finally:
-            self._close()
+    @property
+    def sink_due(self) -> bool:
+        """Bytes wait in the pipe: wait for ``dst`` to be writable (else for ``src``)."""
+        return self._in_pipe > 0
 
-    def abort(self, error: BaseException) -> None:
-        """Stop now: :meth:`run` raises ``error`` (unless it already ended)."""
-        self._finish(error)
+    def step(self) -> bool:
+        """Move what can move now, at most :data:`ROUNDS` pipes' worth; True once all has.
 
-    # -- the pump: each wake-up reads and writes what it can, then waits for one thing
-    def _step(self) -> None:
-        if self._done.done():
-            return
-        try:
-            for _ in range(ROUNDS):
-                moved = self._fill() + self._write()
-                if not self._left and not self._in_pipe and not self._first:
-                    self._finish(None)
-                    return
-                if not moved:
-                    break
-        except Exception as e:
-            self._finish(e)
-            return
-        # Rule 1: bytes in the pipe wait for the browser; an empty pipe waits for the app.
-        if self._in_pipe:
-            self._wait(self._dst, writing=True)
-        else:
-            self._wait(self._src, writing=False)
+        Raises as in the module's Rule 3 (all but :meth:`BodySplice.abort`'s).
+        """
+        for _ in range(ROUNDS):
+            moved = self._fill() + self._write()
+            if not self._left and not self._in_pipe and not self._first:
+                return True
+            if not moved:
+                break
+        return False
+
+    def close(self) -> None:
+        """Close the pipe (idempotent)."""
+        fds = [fd for fd in (self._pipe_r, self._pipe_w) if fd >= 0]
+        self._pipe_r = self._pipe_w = -1
+        for fd in fds:
+            os.close(fd)
 
     def _fill(self) -> int:
         """Put ``first``, then the app's bytes, into the pipe, as far as it has room.
@@ -198,6 +201,70 @@ class BodySplice:
             parts.append(data)
         return b"".join(parts)
 
+
+class BodySplice:
+    """Moves ``first``, then ``count`` bytes read from ``src``, to ``dst`` (both sockets).
+
+    A :class:`Pump` between duplicates of the two descriptors (``options`` as
+    for it: ``on_read`` is the idle watch, ``on_sent`` the accounting), driven
+    by the running loop until all has moved.
+    """
+
+    def __init__(self, src: int, dst: int, count: int, **options: Unpack[PumpOptions]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._waiting: tuple[int, bool] | None = None  # (fd, for writing) registered now
+        self._done: asyncio.Future[None] = self._loop.create_future()
+        fds: list[int] = []
+        try:
+            fds.append(os.dup(src))
+            fds.append(os.dup(dst))
+            self._pump = Pump(fds[0], fds[1], count, **options)
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        self._fds = fds
+        self._src, self._dst = fds
+
+    @property
+    def received(self) -> int:
+        """Bytes read from ``src``."""
+        return self._pump.received
+
+    @property
+    def sent(self) -> int:
+        """Bytes written to ``dst``, ``first`` included."""
+        return self._pump.sent
+
+    async def run(self) -> None:
+        """Move everything; raises as in the module's Rule 3. Cancelling it stops the moving."""
+        try:
+            self._step()
+            await self._done
+        finally:
+            self._close()
+
+    def abort(self, error: BaseException) -> None:
+        """Stop now: :meth:`run` raises ``error`` (unless it already ended)."""
+        self._finish(error)
+
+    # -- the driver: each wake-up moves what it can, then waits for one thing
+    def _step(self) -> None:
+        if self._done.done():
+            return
+        try:
+            if self._pump.step():
+                self._finish(None)
+                return
+        except Exception as e:
+            self._finish(e)
+            return
+        # Rule 1: bytes in the pipe wait for the browser; an empty pipe waits for the app.
+        if self._pump.sink_due:
+            self._wait(self._dst, writing=True)
+        else:
+            self._wait(self._src, writing=False)
+
     def _wait(self, fd: int, writing: bool) -> None:
         """Be woken when ``fd`` is ready; at most one registration at a time."""
         if self._waiting == (fd, writing):
@@ -235,6 +302,7 @@ class BodySplice:
             self._done.cancel()  # run was cancelled: a late abort() changes nothing
         elif not self._done.cancelled():
             self._done.exception()  # retrieved, even if a cancellation won the race
+        self._pump.close()
         fds, self._fds = self._fds, []
         for fd in fds:
             os.close(fd)

@@ -170,6 +170,23 @@ class RssSampler:
         )
 
 
+def descriptors(pid: int, kind: str = "") -> int:
+    """How many descriptors process ``pid`` holds whose target starts with ``kind``
+    (``"pipe:"``: a splice holds two)."""
+    folder = f"/proc/{pid}/fd"
+    count = 0
+    for fd in os.listdir(folder):
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+            count += os.readlink(f"{folder}/{fd}").startswith(kind)
+    return count
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """The CPU time ``process`` used so far, user and system."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 # ---------------------------------------------------------------------------- HTTP
 
 
@@ -532,6 +549,11 @@ class JupyterServer:
         return dt.datetime.fromisoformat(self.status()["last_activity"].replace("Z", "+00:00"))
 
     # -- tear-down
+
+    def process(self) -> psutil.Process:
+        """The Jupyter process itself."""
+        assert self.proc is not None
+        return psutil.Process(self.proc.pid)
 
     def process_tree(self) -> list[psutil.Process]:
         """The server's descendant processes (direct children and below)."""

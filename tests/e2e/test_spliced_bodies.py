@@ -10,10 +10,8 @@ line. The pipe's descriptors are there while a body is spliced, and gone after.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
-import os
 import time
 from collections.abc import Iterator
 
@@ -26,6 +24,8 @@ from e2e.support import (
     RssSampler,
     assert_cut_short,
     assert_logged_once_quietly,
+    cpu_seconds,
+    descriptors,
     log_noise,
     running_server,
     wait_until,
@@ -72,24 +72,8 @@ def _get(
     return conn.getresponse()
 
 
-def _jupyter(server: JupyterServer) -> psutil.Process:
-    assert server.proc is not None
-    return psutil.Process(server.proc.pid)
-
-
 def _pipes(server: JupyterServer) -> int:
-    """How many pipe descriptors Jupyter holds (a splice holds two)."""
-    fds = f"/proc/{_jupyter(server).pid}/fd"
-    count = 0
-    for fd in os.listdir(fds):
-        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
-            count += os.readlink(f"{fds}/{fd}").startswith("pipe:")
-    return count
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    return descriptors(server.process().pid, "pipe:")
 
 
 def _app_connections(server: JupyterServer, name: str) -> int:
@@ -132,7 +116,7 @@ def test_a_reader_that_stops_holds_the_app_back_without_memory_or_spinning(
     server: JupyterServer, client: http.client.HTTPConnection
 ) -> None:
     """Backpressure: while the browser reads nothing, neither Jupyter nor the app works."""
-    jupyter = _jupyter(server)
+    jupyter = server.process()
     app = psutil.Process(server.spawns("big")[-1])
     pipes = _pipes(server)
     size = 512 * MIB
@@ -142,10 +126,10 @@ def test_a_reader_that_stops_holds_the_app_back_without_memory_or_spinning(
         got = len(r.read(MIB))
         time.sleep(0.5)  # buffers fill up
         assert _pipes(server) == pipes + 2, "the body is not spliced"
-        cpu_jupyter, cpu_app = _cpu(jupyter), _cpu(app)
+        cpu_jupyter, cpu_app = cpu_seconds(jupyter), cpu_seconds(app)
         time.sleep(1.0)
-        assert _cpu(jupyter) - cpu_jupyter < 0.2, "Jupyter worked while the browser waited"
-        assert _cpu(app) - cpu_app < 0.2, "the app went on sending to nobody"
+        assert cpu_seconds(jupyter) - cpu_jupyter < 0.2, "Jupyter worked while the browser waited"
+        assert cpu_seconds(app) - cpu_app < 0.2, "the app went on sending to nobody"
         while chunk := r.read(4 * MIB):
             got += len(chunk)
     assert got == size
