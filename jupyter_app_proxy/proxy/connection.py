@@ -30,10 +30,6 @@ Rule 5 (a request body's pieces are lent): the next piece is asked for only
 once the transport holds none of this one (its write buffer limit is 0, so
 any unsent rest pauses the body until it is out), since the piece's buffer is
 reused for the next one (``proxy/body.py``).
-Rule 6 (reading costs no allocation): the transport ``recv``s into the
-thread's receive buffer (``proxy/buffers.py``), which the parser has used up
-when :meth:`buffer_updated` returns; a plain protocol's ``recv(256 KiB)``
-allocated a quarter MiB for every read, 100-byte answers included.
 """
 
 from __future__ import annotations
@@ -46,7 +42,6 @@ import httptools
 
 from ..tasks import spawn
 from .body import Piece
-from .buffers import receive_buffer
 from .h1 import LAST_CHUNK, chunk
 from .splice import BodySplice, SourceClosed, SpliceUnsupported
 
@@ -66,7 +61,7 @@ class InvalidResponse(Exception):
     """What the app sent is not an HTTP/1 response."""
 
 
-class Connection(asyncio.BufferedProtocol):
+class Connection(asyncio.Protocol):
     """A connection to an app (see the module docstring); made by ``loop.create_connection``."""
 
     def __init__(self) -> None:
@@ -185,7 +180,7 @@ class Connection(asyncio.BufferedProtocol):
             self._body.append(first)
             self._buffered += len(first)
         if taken:
-            self.feed(taken)  # body bytes the parser has not seen yet
+            self.data_received(taken)  # body bytes the parser has not seen yet
         self._resume_reading()
 
     def at_eof(self) -> bool:
@@ -223,20 +218,13 @@ class Connection(asyncio.BufferedProtocol):
                 self._writer.result()
             self._writer = None
 
-    # -- asyncio.BufferedProtocol ----------------------------------------------------------
+    # -- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         transport.set_write_buffer_limits(high=0)  # Rule 5
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return receive_buffer()  # Rule 6
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.feed(receive_buffer()[:nbytes])
-
-    def feed(self, data: bytes | memoryview) -> None:
-        """Parse bytes the app sent (the parser's callbacks copy what they keep)."""
+    def data_received(self, data: bytes) -> None:
         if not self._expecting:
             # Bytes nobody asked for (after the end of a response, or while idle): not HTTP.
             self._spoiled = True
@@ -300,7 +288,7 @@ class Connection(asyncio.BufferedProtocol):
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200:
-            return  # informational: the final answer follows (101: see feed)
+            return  # informational: the final answer follows (101: see data_received)
         self.status = status
         self.head_done = True
         self._fresh_parser = not self._head_request

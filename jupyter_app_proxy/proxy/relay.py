@@ -41,11 +41,11 @@ from __future__ import annotations
 import socket
 import ssl
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import splice
-from .buffers import receive_buffer
 from .frames import FrameTracker, close_frame
 from .splice import ClientGone, Pump, SourceClosed, SpliceUnsupported
 
@@ -56,6 +56,17 @@ LOST_REASON = "the connection to the app was lost"
 
 #: Not an error: nothing to read yet, or no room to send yet.
 _NOT_NOW = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+_local = threading.local()
+
+
+def _shared_buffer() -> memoryview:
+    """This thread's receive buffer (callbacks of one event loop never overlap)."""
+    try:
+        view: memoryview = _local.view
+    except AttributeError:
+        view = _local.view = memoryview(bytearray(CHUNK))
+    return view
 
 
 class Selector(Protocol):
@@ -170,7 +181,7 @@ class Relay:
         self.on_traffic()
 
     def _readable(self, direction: Direction) -> None:
-        view = receive_buffer()
+        view = _shared_buffer()
         try:
             size = direction.source.recv_into(view)
         except _NOT_NOW:

@@ -114,7 +114,7 @@ async def _exchange(method: str, answer: bytes, bytewise: bool) -> tuple[Connect
     conn.connection_made(transport)
     conn.send(method, b"-", None, chunked=False)
     for piece in _pieces(answer, bytewise):
-        conn.feed(piece)
+        conn.data_received(piece)
     await conn.response()
     body = b""
     while data := await conn.read():
@@ -192,10 +192,10 @@ def test_a_body_without_length_ends_when_the_app_closes() -> None:
         transport.protocol = conn
         conn.connection_made(transport)
         conn.send("GET", b"-", None, chunked=False)
-        conn.feed(b"HTTP/1.1 200 OK\r\n\r\npart one, ")
+        conn.data_received(b"HTTP/1.1 200 OK\r\n\r\npart one, ")
         await conn.response()
         first = await conn.read()
-        conn.feed(b"part two")
+        conn.data_received(b"part two")
         conn.connection_lost(None)
         return conn, first + await conn.read() + await conn.read()
 
@@ -213,7 +213,7 @@ def test_a_close_before_any_byte_is_closed_early_and_after_one_mid_response() ->
         conn.connection_made(transport)
         conn.send("GET", b"-", None, chunked=False)
         if answer:
-            conn.feed(answer)
+            conn.data_received(answer)
         conn.connection_lost(None)
         try:
             await conn.response()
@@ -245,9 +245,9 @@ def test_reading_pauses_past_the_high_water_mark_and_resumes_when_read() -> None
         transport.protocol = conn
         conn.connection_made(transport)
         conn.send("GET", b"-", None, chunked=False)
-        conn.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
         await conn.response()
-        conn.feed(b"x" * 300_000)
+        conn.data_received(b"x" * 300_000)
         assert transport.paused
         assert len(await conn.read()) == 300_000
         assert not transport.paused
@@ -265,7 +265,7 @@ def test_a_response_left_unread_is_not_reused() -> None:
         transport.protocol = conn
         conn.connection_made(transport)
         conn.send("GET", b"-", None, chunked=False)
-        conn.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         await conn.response()
         return conn
 
