@@ -15,7 +15,8 @@ Architecture (data flows top to bottom)::
                          a watchdog process stops every app's group if Jupyter is killed
         -> proxy/        HOW BYTES FLOW: pooled HTTP/1.1 client of our own (httptools parser),
                          streaming both ways (big sized bodies spliced socket to socket on
-                         Linux), rewriting, one timer for every answer's deadline, websockets
+                         Linux; uploads read into one reused buffer, handed on a piece at a
+                         time), rewriting, one timer for every answer's deadline, websockets
                          relayed as bytes on readiness callbacks after the app's own 101
                          (big frame payloads spliced the same way)
       metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
