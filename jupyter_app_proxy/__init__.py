@@ -22,6 +22,7 @@ Architecture (data flows top to bottom)::
       metrics.py         Prometheus metrics per app: handler hooks and supervisor snapshots
       endpoint.py        the address (port or unix socket) passed from supervisor to proxy
       connect.py         the one way to open a plain connection to an endpoint
+      collector.py       the cycle collector's young threshold, for many requests in flight
     labextension/        (repo root, TypeScript) the JupyterLab / Notebook 7 frontend, built
                          into jupyter_app_proxy/labextension/ and shipped in the wheel
 

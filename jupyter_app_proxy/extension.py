@@ -10,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 
 from .coexistence import claim_routes
+from .collector import raise_young_threshold
 from .spec.traits import ServerProxy
 from .wiring import Wiring, load_specs, wire
 
@@ -35,6 +36,14 @@ class AppProxyExtension(ExtensionApp):
         IOLoop.current().add_callback(wiring.registry.autostart)  # runs once the server is up
         if config.freeze_startup_objects:
             IOLoop.current().add_callback(self._freeze_startup_objects)
+        raised = raise_young_threshold(config.young_collection_threshold)
+        if raised is not None:
+            self.log.info(
+                "jupyter-app-proxy: the cycle collector's generation-0 threshold is %d (was %d; "
+                "ServerProxy.young_collection_threshold)",
+                raised[1],
+                raised[0],
+            )
         names = ", ".join(sorted(specs)) or "none"
         self.log.info("jupyter-app-proxy: serving %d app(s): %s", len(specs), names)
 

@@ -46,6 +46,15 @@ class ServerProxy(LoggingConfigurable):
         "for 60-90 ms about once a second. Objects created later are collected as before.",
     ).tag(config=True)
 
+    young_collection_threshold = Int(
+        7000,
+        help="The cycle collector's generation-0 threshold in Jupyter's process (Python's "
+        "default: 700), raised at startup; 0 leaves Python's. Proxied requests wait for their "
+        "apps, so under load the collector kept finding their live objects: at 32 connections "
+        "a generation-0 collection every 33 requests, about 1 ms each. At 7,000 there were "
+        "none in 5 s of the same load.",
+    ).tag(config=True)
+
     client_body_timeout = Float(
         60.0,
         help="Seconds a request body sent to an app may pause (no byte from the browser) "

@@ -23,6 +23,7 @@ from typing import Any
 from tornado import web
 from tornado.httpserver import HTTPServer
 
+from ..collector import raise_young_threshold
 from ..spec.model import ServerSpec
 from ..spec.parse import SpecError, parse_server
 from ..spec.traits import ServerProxy
@@ -146,6 +147,7 @@ async def serve(plan: Plan) -> int:
         return 1
     if plan.config.freeze_startup_objects:
         _freeze_startup_objects()
+    raise_young_threshold(plan.config.young_collection_threshold)  # as the extension does
     started = await _run_until_stopped(wiring, app, plan)
     server.stop()
     await wiring.stop()

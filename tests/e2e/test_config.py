@@ -15,6 +15,7 @@ from e2e.support import ECHO, PY, JupyterServer, running_server, wait_until
 
 BAD_CONFIG = """
 c.ServerProxy.freeze_startup_objects = False
+c.ServerProxy.young_collection_threshold = 0
 c.ServerProxy.servers = {
     "good": {"command": echo("good")},
     "unknownkey": {"command": echo("unknownkey"), "bogus_option": 1},
@@ -149,6 +150,21 @@ def test_freeze_startup_objects_can_be_turned_off(bad_server: JupyterServer) -> 
     assert bad_server.get("good/").status == 200
     assert "jupyter-app-proxy: serving" in bad_server.log()
     assert not FROZE.search(bad_server.log())
+
+
+YOUNG = re.compile(r"generation-0 threshold is (\d+) \(was (\d+);")
+
+
+def test_the_young_collection_threshold_is_raised_at_startup(
+    shared_server: JupyterServer,
+) -> None:
+    """Python's 700 becomes 7,000 by default (ServerProxy.young_collection_threshold)."""
+    assert YOUNG.findall(shared_server.log()) == [("7000", "700")]
+
+
+def test_young_collection_threshold_0_leaves_pythons(bad_server: JupyterServer) -> None:
+    assert "jupyter-app-proxy: serving" in bad_server.log()
+    assert not YOUNG.search(bad_server.log())
 
 
 def test_extension_is_enabled_by_installation(tmp_path: Path) -> None:
