@@ -37,14 +37,6 @@ def connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
     return tokens
 
 
-def drop_hop_by_hop(
-    headers: Iterable[tuple[str, str]], extra: frozenset[str] = frozenset()
-) -> Headers:
-    headers = list(headers)
-    drop = HOP_BY_HOP | extra | connection_tokens(headers)
-    return [(k, v) for k, v in headers if k.lower() not in drop]
-
-
 def request_headers(
     incoming: Iterable[tuple[str, str]],
     *,
